@@ -1,0 +1,157 @@
+// Copyright theta authors. MIT license.
+// Waiting and waking on Int32 words of shared memory, written once for every SAB-backed class.
+//
+// - `waitSync` blocks the thread (Atomics.wait; Deno allows it on the main thread too).
+// - `waitAsync` never blocks. A pending Atomics.waitAsync does not keep Deno's event loop alive,
+//   so every wait holds a timer while it is pending; an aborted wait notifies its word so that
+//   the V8 waiter left behind is woken and removed instead of absorbing a later single notify.
+// - The mutex is the classic three-state futex lock (0 free, 1 held, 2 held with waiters):
+//   uncontended lock and unlock are one atomic operation each and never call into the kernel.
+//
+// This file is part of the worker bundle (see _bundle.ts): keep every module-level binding
+// exported.
+
+export type WaitResult = "ok" | "not-equal" | "timed-out";
+
+/** Busy-wait rounds before a contended mutex sleeps: critical sections are a few copies long. */
+export const SPIN_ROUNDS = 100;
+
+/**
+ * Validates a timeout argument.
+ *
+ * @param timeout Milliseconds, or undefined for no limit.
+ * @param what The argument's name, for the error.
+ * @throws {RangeError} If it is negative or not a number.
+ */
+export function checkTimeout(timeout: number | undefined, what = "timeout"): void {
+  if (timeout === undefined) return;
+  if (typeof timeout !== "number" || Number.isNaN(timeout) || timeout < 0) {
+    throw new RangeError(
+      `Cannot wait as ${what} must be a non-negative number of milliseconds: current value is ${
+        String(timeout)
+      }`,
+    );
+  }
+}
+
+/** The absolute time (performance.now()) at which a wait of `timeout` ms ends. */
+export function deadlineOf(timeout: number | undefined): number {
+  return timeout === undefined ? Infinity : performance.now() + timeout;
+}
+
+/** Milliseconds left until `deadline`, never negative. */
+export function remaining(deadline: number): number {
+  return deadline === Infinity ? Infinity : Math.max(0, deadline - performance.now());
+}
+
+/** Blocks while `i32[index] === expected`, for at most `timeout` ms. */
+export function waitSync(
+  i32: Int32Array,
+  index: number,
+  expected: number,
+  timeout: number,
+): WaitResult {
+  return Atomics.wait(i32, index, expected, timeout);
+}
+
+/**
+ * Waits without blocking while `i32[index] === expected`, for at most `timeout` ms.
+ *
+ * @returns How the wait ended.
+ * @throws The signal's reason if `signal` aborts first.
+ */
+export function waitAsync(
+  i32: Int32Array,
+  index: number,
+  expected: number,
+  timeout: number,
+  signal?: AbortSignal,
+): Promise<WaitResult> {
+  signal?.throwIfAborted();
+  const pending = Atomics.waitAsync(i32, index, expected, timeout);
+  if (!pending.async) return Promise.resolve(pending.value);
+  return new Promise<WaitResult>((resolve, reject) => {
+    const settle = (): void => {
+      clearTimeout(keepAlive);
+      signal?.removeEventListener("abort", onAbort);
+    };
+    const onAbort = (): void => {
+      settle();
+      Atomics.notify(i32, index);
+      reject(signal!.reason);
+    };
+    // Deno does not count a pending Atomics.waitAsync as work: without a timer the event loop
+    // may end, or never deliver the wake-up, even one notified from this thread. The timer
+    // also ends finite waits should V8's own timeout be late.
+    const keepAlive = timeout === Infinity
+      ? setInterval(() => {}, 0x7fffffff)
+      : setTimeout(() => resolve("timed-out"), timeout + 1);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    pending.value.then((result) => {
+      settle();
+      resolve(result);
+    });
+  });
+}
+
+/** Wakes up to `count` threads waiting on `i32[index]`. */
+export function notify(i32: Int32Array, index: number, count = Infinity): void {
+  Atomics.notify(i32, index, count);
+}
+
+/** Tries to take the mutex at `i32[index]` without waiting. */
+export function tryLock(i32: Int32Array, index: number): boolean {
+  return Atomics.compareExchange(i32, index, 0, 1) === 0;
+}
+
+/**
+ * Takes the mutex at `i32[index]`, blocking for at most `timeout` ms.
+ *
+ * @returns True if taken, false on timeout.
+ */
+export function lock(i32: Int32Array, index: number, timeout = Infinity): boolean {
+  if (Atomics.compareExchange(i32, index, 0, 1) === 0) return true;
+  for (let i = 0; i < SPIN_ROUNDS; i++) {
+    if (Atomics.load(i32, index) === 0 && Atomics.compareExchange(i32, index, 0, 1) === 0) {
+      return true;
+    }
+  }
+  const deadline = deadlineOf(timeout === Infinity ? undefined : timeout);
+  while (Atomics.exchange(i32, index, 2) !== 0) {
+    const left = remaining(deadline);
+    if (left === 0) return false;
+    Atomics.wait(i32, index, 2, left);
+  }
+  return true;
+}
+
+/**
+ * Takes the mutex at `i32[index]` without blocking the event loop.
+ *
+ * @returns True if taken, false on timeout.
+ * @throws The signal's reason if `signal` aborts first.
+ */
+export async function lockAsync(
+  i32: Int32Array,
+  index: number,
+  timeout = Infinity,
+  signal?: AbortSignal,
+): Promise<boolean> {
+  signal?.throwIfAborted();
+  if (Atomics.compareExchange(i32, index, 0, 1) === 0) return true;
+  const deadline = deadlineOf(timeout === Infinity ? undefined : timeout);
+  while (Atomics.exchange(i32, index, 2) !== 0) {
+    const left = remaining(deadline);
+    if (left === 0) return false;
+    await waitAsync(i32, index, 2, left, signal);
+  }
+  return true;
+}
+
+/** Releases the mutex at `i32[index]`, waking one waiter if there are any. */
+export function unlock(i32: Int32Array, index: number): void {
+  if (Atomics.sub(i32, index, 1) !== 1) {
+    Atomics.store(i32, index, 0);
+    Atomics.notify(i32, index, 1);
+  }
+}

@@ -1,0 +1,673 @@
+// Copyright theta authors. MIT license.
+// The one SharedArrayBuffer ring that queue, channel, callqueue and pool build on: a FIFO of
+// variable-length encoded values, for any number of producers and consumers on any threads.
+//
+// Why a mutex and not a lock-free scheme: records have variable length, the ring evicts, and its
+// storage grows; lock-free rings handle none of these without a second level of indirection.
+// The critical section is a few copies long, an uncontended lock costs one compare-exchange, and
+// a contended one spins briefly before sleeping on the futex (_futex.ts). Encoding and decoding
+// happen outside the lock.
+//
+// Layout. `control` (fixed size): Int32 words below, then Float64 stats. `data` (growable): records
+// of a 4-byte length followed by the payload, each padded to 4 bytes, so a header never straddles
+// the end; a payload may wrap around it. Waiting readers and writers sleep on sequence words that
+// producers bump only when the matching waiter count is non-zero: a notify only costs when
+// someone waits.
+//
+// This file is part of the worker bundle (see _bundle.ts): keep every module-level binding
+// exported.
+
+import { Decoder, Encoder } from "./_codec.ts";
+import { deadlineOf, lock, notify, remaining, unlock, waitAsync, waitSync } from "./_futex.ts";
+
+// Control words, one 64-byte cache line per role:
+//   line 0  settings and waiter counts (read-mostly)
+//   line 2  the tail lock and tail position: producers only
+//   line 3  the head lock and head position: consumers only
+//   line 4  pushed items and bytes: producers store, consumers load
+//   line 5  popped items and bytes: consumers store, producers load
+//   line 6  the push epoch, so consumers can trust a cached PUSHED (see #available)
+// The published counters are monotonic wrapping Int32s: their differences are the item count and
+// the bytes used. Each side only stores its own counters and loads the other's; a store does not
+// stall on a line the other core holds, while an atomic add (or a lock's compare-exchange on a
+// line the other side polls) would, on every item.
+export const CTL_FLAGS = 0;
+export const CTL_CAPACITY = 1;
+export const CTL_MAX_ITEMS = 2;
+export const CTL_MAX_BYTES = 3;
+export const CTL_READERS = 4;
+export const CTL_READ_SEQ = 5;
+export const CTL_WRITERS = 6;
+export const CTL_WRITE_SEQ = 7;
+export const CTL_TAIL_LOCK = 32;
+export const CTL_TAIL = 33;
+export const CTL_LAST = 34;
+export const CTL_HEAD_LOCK = 48;
+export const CTL_HEAD = 49;
+export const CTL_PUSHED = 64;
+export const CTL_PUSHED_BYTES = 65;
+export const CTL_POPPED = 80;
+export const CTL_POPPED_BYTES = 81;
+/** Line 6: bumped each time PUSHED crosses a multiple of 2^30 (read-mostly). */
+export const CTL_PUSH_EPOCH = 96;
+export const EPOCH_MASK = 0x3fffffff;
+export const STAT_PUTS = 20; // Float64 index: byte 160, tail line
+export const STAT_EVICTED = 21; // byte 168, tail line
+export const STAT_GETS = 28; // byte 224, head line
+export const CONTROL_BYTES = 448;
+export const FLAG_STOPPED = 1;
+
+/** Default ceiling of a ring's byte storage: reserved address space, not memory. */
+export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_INITIAL_BYTES = 4096;
+/** Offsets are Int32 words, so storage stays below 2 GiB. */
+export const MAX_RING_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * Polls before a blocking take or put sleeps. A streaming peer usually delivers within a few
+ * microseconds; sleeping instead would make it pay a futex wake-up per item.
+ */
+export const SPIN_POLLS = 2000;
+
+/** Outcomes of a non-blocking put. */
+export const PUT_DONE = 0;
+export const PUT_FULL = 1;
+export const PUT_STOPPED = 2;
+export const PUT_TOO_LARGE = 3;
+export const PUT_TIMED_OUT = 4;
+
+/** Sentinels a take can return instead of a value. */
+export const NOTHING: unique symbol = Symbol("nothing");
+export const ENDED: unique symbol = Symbol("ended");
+export const TIMED_OUT: unique symbol = Symbol("timed out");
+export const MUST_WAIT: unique symbol = Symbol("must wait");
+
+export type TakeResult = unknown;
+
+/** The structured-cloneable description of a ring, to rebuild it in another thread. */
+export interface RingHandle {
+  readonly control: SharedArrayBuffer;
+  readonly data: SharedArrayBuffer;
+}
+
+/** How to create a ring. */
+export interface RingOptions {
+  /** Most items held at once; 0 for no count limit. */
+  maxItems?: number;
+  /** Ceiling of the byte storage. */
+  maxBytes?: number;
+  /** Initial byte storage. */
+  initialBytes?: number;
+}
+
+/** Counters kept in shared memory. */
+export interface RingStats {
+  puts: number;
+  gets: number;
+  evicted: number;
+}
+
+/** Rounds up to a multiple of 4. */
+export function align4(n: number): number {
+  return (n + 3) & ~3;
+}
+
+/**
+ * A FIFO of encoded values in shared memory.
+ *
+ * Two locks: producers serialise on the tail lock, consumers on the head lock. A put writes its
+ * record past the tail, then publishes it by adding to USED and COUNT; a take reads COUNT, copies
+ * the head record, then subtracts. Whatever must move both ends (eviction, growth, a stats
+ * snapshot) takes the tail lock, then the head lock, never the reverse.
+ *
+ * Sleeping without a shared lock: a waiter first registers (READERS += 1), reads the sequence
+ * word, then checks again; a producer first publishes, then reads READERS and bumps the sequence
+ * if anyone is registered. Both sides use sequentially consistent atomics, so either the waiter
+ * sees the item or the producer sees the waiter (and the waiter's sleep returns at once).
+ */
+export class Ring {
+  /**
+   * Allocates a new ring.
+   *
+   * @param options Limits and initial size.
+   * @returns The ring.
+   */
+  static create(options: RingOptions = {}): Ring {
+    const maxBytes = Math.min(
+      MAX_RING_BYTES,
+      Math.max(64, (options.maxBytes ?? DEFAULT_MAX_BYTES) & ~3),
+    );
+    const initial = Math.min(maxBytes, align4(options.initialBytes ?? DEFAULT_INITIAL_BYTES));
+    const control = new SharedArrayBuffer(CONTROL_BYTES);
+    const data = new SharedArrayBuffer(initial, { maxByteLength: maxBytes });
+    const ctl = new Int32Array(control);
+    ctl[CTL_CAPACITY] = initial;
+    ctl[CTL_MAX_ITEMS] = options.maxItems ?? 0;
+    ctl[CTL_MAX_BYTES] = maxBytes;
+    return new Ring({ control, data });
+  }
+
+  readonly handle: RingHandle;
+  readonly ctl: Int32Array;
+  readonly stats64: Float64Array;
+  readonly data: SharedArrayBuffer;
+  /**
+   * Fixed-length views of `data`, rebuilt when another thread grew it: V8 accesses
+   * length-tracking views of a growable buffer about ten times slower.
+   */
+  bytes: Uint8Array;
+  words: Uint32Array;
+  #out: Uint8Array = new Uint8Array(256);
+  #waitSeq = 0;
+  #seenPushed = 0;
+  #seenEpoch = -1;
+
+  /**
+   * Attaches to a ring from its handle, in any thread.
+   *
+   * @param handle The ring's `handle`.
+   */
+  constructor(handle: RingHandle) {
+    this.handle = handle;
+    this.ctl = new Int32Array(handle.control);
+    this.stats64 = new Float64Array(handle.control);
+    this.data = handle.data;
+    this.bytes = new Uint8Array(0);
+    this.words = new Uint32Array(0);
+    this.#refreshViews();
+  }
+
+  /** Under a lock (capacity is stable): makes the views cover the current capacity. */
+  #refreshViews(): void {
+    const capacity = this.ctl[CTL_CAPACITY]!;
+    if (this.bytes.length === capacity) return;
+    this.bytes = new Uint8Array(this.data, 0, capacity);
+    this.words = new Uint32Array(this.data, 0, capacity >> 2);
+  }
+
+  /** Items currently held. */
+  get length(): number {
+    return this.#count();
+  }
+
+  /** Items held: popped is read first, so the difference is never negative. */
+  #count(): number {
+    const popped = Atomics.load(this.ctl, CTL_POPPED);
+    return (Atomics.load(this.ctl, CTL_PUSHED) - popped) | 0;
+  }
+
+  /**
+   * Consumer side: items available, loading the producers' line only when the cached PUSHED says
+   * there are none. The cache is trusted while the push epoch is unchanged: then fewer than 2^30
+   * pushes happened since it was loaded, and the wrapped difference has the right sign.
+   */
+  #available(): number {
+    const ctl = this.ctl;
+    const popped = Atomics.load(ctl, CTL_POPPED);
+    const epoch = Atomics.load(ctl, CTL_PUSH_EPOCH);
+    if (epoch === this.#seenEpoch) {
+      const cached = (this.#seenPushed - popped) | 0;
+      if (cached > 0) return cached;
+    }
+    this.#seenEpoch = epoch;
+    this.#seenPushed = Atomics.load(ctl, CTL_PUSHED);
+    if (Atomics.load(ctl, CTL_PUSH_EPOCH) !== epoch) this.#seenEpoch = -1;
+    return (this.#seenPushed - popped) | 0;
+  }
+
+  /** Bytes held, read the same way. */
+  #used(): number {
+    const popped = Atomics.load(this.ctl, CTL_POPPED_BYTES);
+    return (Atomics.load(this.ctl, CTL_PUSHED_BYTES) - popped) | 0;
+  }
+
+  /** Most items held at once, or 0 for no limit. */
+  get maxItems(): number {
+    return this.ctl[CTL_MAX_ITEMS]!;
+  }
+
+  /** True once `stop()` was called. */
+  get stopped(): boolean {
+    return (Atomics.load(this.ctl, CTL_FLAGS) & FLAG_STOPPED) !== 0;
+  }
+
+  /** A consistent snapshot of the counters. */
+  get stats(): RingStats {
+    const ctl = this.ctl;
+    lock(ctl, CTL_TAIL_LOCK);
+    lock(ctl, CTL_HEAD_LOCK);
+    const stats64 = this.stats64;
+    const stats = {
+      puts: stats64[STAT_PUTS]!,
+      gets: stats64[STAT_GETS]!,
+      evicted: stats64[STAT_EVICTED]!,
+    };
+    unlock(ctl, CTL_HEAD_LOCK);
+    unlock(ctl, CTL_TAIL_LOCK);
+    return stats;
+  }
+
+  /**
+   * Flags the ring stopped and wakes every waiter. Takes still drain what is left.
+   *
+   * @returns False if it was already stopped.
+   */
+  stop(): boolean {
+    const ctl = this.ctl;
+    const was = Atomics.or(ctl, CTL_FLAGS, FLAG_STOPPED) & FLAG_STOPPED;
+    Atomics.add(ctl, CTL_READ_SEQ, 1);
+    Atomics.add(ctl, CTL_WRITE_SEQ, 1);
+    notify(ctl, CTL_READ_SEQ);
+    notify(ctl, CTL_WRITE_SEQ);
+    return was === 0;
+  }
+
+  /**
+   * Adds an encoded value without waiting.
+   *
+   * @param bytes The encoded value.
+   * @param evict Whether to drop the oldest items to make room.
+   * @param length How many bytes of `bytes` to add.
+   * @returns PUT_DONE, PUT_FULL, PUT_STOPPED or PUT_TOO_LARGE.
+   */
+  tryPutBytes(bytes: Uint8Array, evict: boolean, length = bytes.length): number {
+    const ctl = this.ctl;
+    lock(ctl, CTL_TAIL_LOCK);
+    this.#refreshViews();
+    const status = this.#putLocked(bytes, length, 4 + align4(length), evict);
+    unlock(ctl, CTL_TAIL_LOCK);
+    if (status === PUT_DONE && Atomics.load(ctl, CTL_READERS) > 0) {
+      Atomics.add(ctl, CTL_READ_SEQ, 1);
+      notify(ctl, CTL_READ_SEQ, 1);
+    }
+    return status;
+  }
+
+  /**
+   * Encodes and adds a value without waiting.
+   *
+   * @returns PUT_DONE, PUT_FULL, PUT_STOPPED or PUT_TOO_LARGE.
+   * @throws {TypeError} If the value cannot be sent.
+   */
+  tryPut(value: unknown, evict: boolean, what = "value"): number {
+    const encoder = Encoder.get();
+    const length = encoder.encodeLength(value, what);
+    return this.tryPutBytes(encoder.buf, evict, length);
+  }
+
+  /**
+   * Adds a value, blocking while the ring is full (count or bytes).
+   *
+   * @returns PUT_DONE, PUT_STOPPED, PUT_TOO_LARGE or PUT_TIMED_OUT.
+   */
+  put(value: unknown, timeout?: number, what = "value"): number {
+    // Copy: a blocked put must not hold the thread's shared encoder.
+    const bytes = Encoder.get().encode(value, what).slice();
+    const deadline = deadlineOf(timeout);
+    for (;;) {
+      const status = this.tryPutBytes(bytes, false);
+      if (status !== PUT_FULL) return status;
+      if (remaining(deadline) === 0) return PUT_TIMED_OUT;
+      if (this.#registerUnlessRoom(bytes.length)) continue;
+      waitSync(this.ctl, CTL_WRITE_SEQ, this.#waitSeq, remaining(deadline));
+      Atomics.sub(this.ctl, CTL_WRITERS, 1);
+    }
+  }
+
+  /** `put` without blocking the event loop. */
+  async putAsync(
+    value: unknown,
+    timeout?: number,
+    signal?: AbortSignal,
+    what = "value",
+  ): Promise<number> {
+    signal?.throwIfAborted();
+    // Copy: the encoder's scratch is reused by the next encode while this call waits.
+    const bytes = Encoder.get().encode(value, what).slice();
+    const deadline = deadlineOf(timeout);
+    for (;;) {
+      const status = this.tryPutBytes(bytes, false);
+      if (status !== PUT_FULL) return status;
+      if (remaining(deadline) === 0) return PUT_TIMED_OUT;
+      if (this.#registerUnlessRoom(bytes.length)) continue;
+      try {
+        await waitAsync(this.ctl, CTL_WRITE_SEQ, this.#waitSeq, remaining(deadline), signal);
+      } finally {
+        Atomics.sub(this.ctl, CTL_WRITERS, 1);
+      }
+    }
+  }
+
+  /**
+   * Removes the oldest value without waiting.
+   *
+   * @returns The value, NOTHING if empty, ENDED if empty and stopped.
+   */
+  tryTake(): unknown {
+    const result = this.#tryTake();
+    if (result !== NOTHING) return result;
+    return this.stopped && this.#count() === 0 ? ENDED : NOTHING;
+  }
+
+  /**
+   * Removes the oldest value, blocking until there is one.
+   *
+   * @returns The value, ENDED if stopped and drained, TIMED_OUT on timeout.
+   */
+  take(timeout?: number): unknown {
+    const deadline = deadlineOf(timeout);
+    for (;;) {
+      const result = this.#tryTake();
+      if (result !== NOTHING) return result;
+      if (this.#spinWhileEmpty()) continue;
+      const state = this.#registerUnlessReadable(deadline);
+      if (state === MUST_WAIT) {
+        waitSync(this.ctl, CTL_READ_SEQ, this.#waitSeq, remaining(deadline));
+        Atomics.sub(this.ctl, CTL_READERS, 1);
+      } else if (state !== NOTHING) {
+        return state;
+      }
+    }
+  }
+
+  /** `take` without blocking the event loop. */
+  async takeAsync(timeout?: number, signal?: AbortSignal): Promise<unknown> {
+    signal?.throwIfAborted();
+    const deadline = deadlineOf(timeout);
+    for (;;) {
+      const result = this.#tryTake();
+      if (result !== NOTHING) return result;
+      const state = this.#registerUnlessReadable(deadline);
+      if (state === MUST_WAIT) {
+        try {
+          await waitAsync(this.ctl, CTL_READ_SEQ, this.#waitSeq, remaining(deadline), signal);
+        } finally {
+          Atomics.sub(this.ctl, CTL_READERS, 1);
+        }
+      } else if (state !== NOTHING) {
+        return state;
+      }
+    }
+  }
+
+  /**
+   * Removes up to `max` values at once, without waiting.
+   *
+   * @returns The values, oldest first (empty if there are none).
+   */
+  takeMany(max = Infinity): unknown[] {
+    const ctl = this.ctl;
+    const lengths: number[] = [];
+    let total = 0;
+    lock(ctl, CTL_HEAD_LOCK);
+    this.#refreshViews();
+    while (lengths.length < max && this.#available() > 0) {
+      const length = this.#takeHeadLocked(total);
+      lengths.push(length);
+      total += length;
+    }
+    unlock(ctl, CTL_HEAD_LOCK);
+    if (lengths.length > 0) this.#wakeWriters();
+    const values = new Array<unknown>(lengths.length);
+    const out = this.#out;
+    let at = 0;
+    for (let i = 0; i < lengths.length; i++) {
+      values[i] = Decoder.get().decodeAt(out, at);
+      at += lengths[i]!;
+    }
+    return values;
+  }
+
+  /**
+   * Reads the newest or oldest value without removing it.
+   *
+   * @returns The value, or NOTHING if empty.
+   */
+  peek(newest: boolean): unknown {
+    const ctl = this.ctl;
+    // The newest record cannot be overwritten while producers are locked out; the oldest cannot
+    // be taken or evicted while consumers are.
+    const which = newest ? CTL_TAIL_LOCK : CTL_HEAD_LOCK;
+    lock(ctl, which);
+    this.#refreshViews();
+    if (this.#count() === 0) {
+      unlock(ctl, which);
+      return NOTHING;
+    }
+    const at = newest ? ctl[CTL_LAST]! : ctl[CTL_HEAD]!;
+    const length = this.words[at >> 2]!;
+    this.#reserveOut(length);
+    this.#copyOut(at, length, 0);
+    unlock(ctl, which);
+    return Decoder.get().decodeAt(this.#out, 0);
+  }
+
+  /** Takes the head record into the scratch buffer and decodes it, or returns NOTHING. */
+  #tryTake(): unknown {
+    const ctl = this.ctl;
+    if (this.#available() <= 0) return NOTHING;
+    lock(ctl, CTL_HEAD_LOCK);
+    if (this.#available() <= 0) {
+      unlock(ctl, CTL_HEAD_LOCK);
+      return NOTHING;
+    }
+    this.#refreshViews();
+    this.#takeHeadLocked(0);
+    unlock(ctl, CTL_HEAD_LOCK);
+    this.#wakeWriters();
+    return Decoder.get().decodeAt(this.#out, 0);
+  }
+
+  /** Under the head lock: copies the head record to the scratch at `offset`, then frees it. */
+  #takeHeadLocked(offset: number): number {
+    const ctl = this.ctl;
+    const head = ctl[CTL_HEAD]!;
+    const length = this.words[head >> 2]!;
+    this.#reserveOut(offset + length);
+    this.#copyOut(head, length, offset);
+    this.#releaseHeadLocked(head, length);
+    this.stats64[STAT_GETS]! += 1;
+    return length;
+  }
+
+  /** Under the head lock: advances past the head record and publishes the freed space. */
+  #releaseHeadLocked(head: number, length: number): void {
+    const ctl = this.ctl;
+    const size = 4 + align4(length);
+    const next = head + size;
+    const capacity = ctl[CTL_CAPACITY]!;
+    ctl[CTL_HEAD] = next >= capacity ? next - capacity : next;
+    // Publish the freed space: the copy-out is complete before producers see it.
+    Atomics.store(ctl, CTL_POPPED_BYTES, (ctl[CTL_POPPED_BYTES]! + size) | 0);
+    Atomics.store(ctl, CTL_POPPED, (ctl[CTL_POPPED]! + 1) | 0);
+  }
+
+  #wakeWriters(): void {
+    const ctl = this.ctl;
+    if (Atomics.load(ctl, CTL_WRITERS) > 0) {
+      Atomics.add(ctl, CTL_WRITE_SEQ, 1);
+      notify(ctl, CTL_WRITE_SEQ);
+    }
+  }
+
+  /**
+   * Polls for an item for a few microseconds; true if one appeared. A stop ends the polling
+   * with false, so that the caller's registration step reports it.
+   */
+  #spinWhileEmpty(): boolean {
+    const ctl = this.ctl;
+    for (let i = 0; i < SPIN_POLLS; i++) {
+      if (this.#available() > 0) return true;
+      if (Atomics.load(ctl, CTL_FLAGS) & FLAG_STOPPED) return false;
+    }
+    return false;
+  }
+
+  /**
+   * Registers as a reader, then checks again (see the class comment).
+   *
+   * @returns MUST_WAIT (registered: sleep on #waitSeq, then unregister), NOTHING (an item
+   * arrived: try again), ENDED or TIMED_OUT.
+   */
+  #registerUnlessReadable(deadline: number): unknown {
+    const ctl = this.ctl;
+    Atomics.add(ctl, CTL_READERS, 1);
+    this.#waitSeq = Atomics.load(ctl, CTL_READ_SEQ);
+    if (this.#count() > 0) {
+      Atomics.sub(ctl, CTL_READERS, 1);
+      return NOTHING;
+    }
+    if (Atomics.load(ctl, CTL_FLAGS) & FLAG_STOPPED) {
+      Atomics.sub(ctl, CTL_READERS, 1);
+      return ENDED;
+    }
+    if (remaining(deadline) === 0) {
+      Atomics.sub(ctl, CTL_READERS, 1);
+      return TIMED_OUT;
+    }
+    return MUST_WAIT;
+  }
+
+  /**
+   * Registers as a writer, then checks again for room for a `length`-byte record.
+   *
+   * @returns True if there is room (not registered: try again), false if registered.
+   */
+  #registerUnlessRoom(length: number): boolean {
+    const ctl = this.ctl;
+    Atomics.add(ctl, CTL_WRITERS, 1);
+    this.#waitSeq = Atomics.load(ctl, CTL_WRITE_SEQ);
+    const maxItems = ctl[CTL_MAX_ITEMS]!;
+    const roomForItem = maxItems === 0 || this.#count() < maxItems;
+    const roomForBytes = this.#used() + 4 + align4(length) <=
+      Math.max(Atomics.load(ctl, CTL_CAPACITY), ctl[CTL_MAX_BYTES]!);
+    if ((roomForItem && roomForBytes) || (Atomics.load(ctl, CTL_FLAGS) & FLAG_STOPPED)) {
+      Atomics.sub(ctl, CTL_WRITERS, 1);
+      return true;
+    }
+    return false;
+  }
+
+  /** Under the tail lock: makes room as allowed, then writes and publishes the record. */
+  #putLocked(bytes: Uint8Array, length: number, need: number, evict: boolean): number {
+    const ctl = this.ctl;
+    // FLAGS, limits and CAPACITY are read plainly: limits never change, CAPACITY only under
+    // both locks, and a stop racing with this put may land either side of it.
+    if (ctl[CTL_FLAGS]! & FLAG_STOPPED) return PUT_STOPPED;
+    if (need > ctl[CTL_MAX_BYTES]!) return PUT_TOO_LARGE;
+    if (!this.#hasRoom(need) && !this.#makeRoom(need, evict)) return PUT_FULL;
+    const capacity = ctl[CTL_CAPACITY]!;
+    const tail = ctl[CTL_TAIL]!;
+    this.words[tail >> 2] = length;
+    let start = tail + 4;
+    if (start >= capacity) start -= capacity;
+    const first = Math.min(length, capacity - start);
+    if (first === length && length <= 32) {
+      const target = this.bytes;
+      for (let i = 0; i < length; i++) target[start + i] = bytes[i]!;
+    } else {
+      this.bytes.set(bytes.subarray(0, first), start);
+      if (first < length) this.bytes.set(bytes.subarray(first, length), 0);
+    }
+    ctl[CTL_LAST] = tail;
+    const next = tail + need;
+    ctl[CTL_TAIL] = next >= capacity ? next - capacity : next;
+    this.stats64[STAT_PUTS]! += 1;
+    // Publish: the record's bytes are visible to whoever reads the new COUNT.
+    Atomics.store(ctl, CTL_PUSHED_BYTES, (ctl[CTL_PUSHED_BYTES]! + need) | 0);
+    const pushed = (ctl[CTL_PUSHED]! + 1) | 0;
+    if ((pushed & EPOCH_MASK) === 0) Atomics.add(ctl, CTL_PUSH_EPOCH, 1);
+    Atomics.store(ctl, CTL_PUSHED, pushed);
+    return PUT_DONE;
+  }
+
+  /**
+   * Under the tail lock, the fast check: room for a `need`-byte record? The consumers' counters
+   * may be stale, which only ever makes the ring look fuller than it is.
+   */
+  #hasRoom(need: number): boolean {
+    const ctl = this.ctl;
+    const maxItems = ctl[CTL_MAX_ITEMS]!;
+    return (maxItems === 0 || this.#count() < maxItems) &&
+      this.#used() + need <= ctl[CTL_CAPACITY]!;
+  }
+
+  /**
+   * Under the tail lock, the exact path: with the head lock too, both ends are still, so grow,
+   * evict (if allowed) or give up on exact counts.
+   *
+   * @returns True if there is room now.
+   */
+  #makeRoom(need: number, evict: boolean): boolean {
+    const ctl = this.ctl;
+    const maxItems = ctl[CTL_MAX_ITEMS]!;
+    lock(ctl, CTL_HEAD_LOCK);
+    try {
+      for (;;) {
+        const count = this.#count();
+        const used = this.#used();
+        const itemsFit = maxItems === 0 || count < maxItems;
+        const bytesFit = used + need <= ctl[CTL_CAPACITY]!;
+        if (itemsFit && bytesFit) return true;
+        if (itemsFit && ctl[CTL_CAPACITY]! < ctl[CTL_MAX_BYTES]!) {
+          this.#growLocked(used + need);
+        } else if (evict && count > 0) {
+          const head = ctl[CTL_HEAD]!;
+          this.#releaseHeadLocked(head, this.words[head >> 2]!);
+          this.stats64[STAT_EVICTED]! += 1;
+        } else {
+          return false;
+        }
+      }
+    } finally {
+      unlock(ctl, CTL_HEAD_LOCK);
+    }
+  }
+
+  #reserveOut(length: number): void {
+    if (this.#out.length >= length) return;
+    const out = new Uint8Array(Math.max(length, this.#out.length * 2));
+    out.set(this.#out);
+    this.#out = out;
+  }
+
+  /** Copies the payload of the record at `at` into the scratch buffer at `offset`. */
+  #copyOut(at: number, length: number, offset: number): void {
+    const capacity = this.ctl[CTL_CAPACITY]!;
+    let start = at + 4;
+    if (start >= capacity) start -= capacity;
+    const first = Math.min(length, capacity - start);
+    const out = this.#out;
+    if (first === length && length <= 32) {
+      const source = this.bytes;
+      for (let i = 0; i < length; i++) out[offset + i] = source[start + i]!;
+      return;
+    }
+    out.set(this.bytes.subarray(start, start + first), offset);
+    if (first < length) out.set(this.bytes.subarray(0, length - first), offset + first);
+  }
+
+  /**
+   * Under both locks: grows the byte storage toward `needed`, within `maxBytes`. When the content
+   * wraps (or ends exactly at the old end), the part from the head to the old end moves to the
+   * new end, so that the ring reads head → end → 0 → tail again.
+   */
+  #growLocked(needed: number): void {
+    const ctl = this.ctl;
+    const old = ctl[CTL_CAPACITY]!;
+    let size = old * 2;
+    while (size < needed) size *= 2;
+    size = Math.min(size, ctl[CTL_MAX_BYTES]!);
+    this.data.grow(size);
+    Atomics.store(ctl, CTL_CAPACITY, size);
+    this.#refreshViews();
+    const head = ctl[CTL_HEAD]!;
+    const tail = ctl[CTL_TAIL]!;
+    if (this.#used() > 0 && tail <= head) {
+      const shift = size - old;
+      this.bytes.copyWithin(head + shift, head, old);
+      ctl[CTL_HEAD] = head + shift;
+      if (ctl[CTL_LAST]! >= head) ctl[CTL_LAST] = ctl[CTL_LAST]! + shift;
+    }
+  }
+}

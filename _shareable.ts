@@ -1,0 +1,118 @@
+// Copyright theta authors. MIT license.
+// The shareable protocol: SAB-backed classes expose `.handle` (a structured-cloneable plain
+// object whose `kind` names the class) and a static `from(handle)`. Each class registers itself
+// in a static block, so the registry fills the same way in the main thread and in the worker
+// bundle. `toWire`/`fromWire` carry shareables inside postMessage'd argument lists: the one helper
+// that thread.ts and pool.ts use to revive them on the other side.
+//
+// This file is part of the worker bundle (see _bundle.ts): keep every module-level binding
+// exported.
+
+import { describeKind, SHAREABLE, UncloneableError, withPathSegment } from "./_codec.ts";
+
+/** Every shareable's handle names its class. */
+export interface ShareableHandle {
+  readonly kind: string;
+}
+
+/** Property a wire marker carries its handle under. */
+export const WIRE_MARK = "__theta_shareable__";
+
+/** Classes that can be rebuilt from a handle, by kind. */
+export class Shareables {
+  static readonly kinds: Map<string, (handle: never) => unknown> = new Map();
+
+  /** Registers `from` as the way to rebuild handles of `kind`. */
+  static register(kind: string, from: (handle: never) => unknown): void {
+    Shareables.kinds.set(kind, from);
+  }
+
+  /**
+   * Rebuilds a live object from its handle.
+   *
+   * @throws {TypeError} If no class of that kind is loaded.
+   */
+  static revive(handle: ShareableHandle): unknown {
+    const from = Shareables.kinds.get(handle.kind);
+    if (from === undefined) {
+      throw new TypeError(
+        `Cannot revive a shared object as its kind is unknown: current value is ${handle.kind}`,
+      );
+    }
+    return from(handle as never);
+  }
+}
+
+/** True if `value` is a SAB-backed theta object. */
+export function isShareable(value: unknown): value is { [SHAREABLE]: ShareableHandle } {
+  return typeof value === "object" && value !== null &&
+    (value as Record<symbol, unknown>)[SHAREABLE] !== undefined;
+}
+
+/**
+ * Prepares a value for postMessage: shareables inside arrays and plain objects become markers
+ * holding their handles (structured clone shares their memory), and values postMessage would
+ * refuse fail now with a TypeError naming their path.
+ *
+ * @param value The value to send.
+ * @param what How to name it in an error.
+ * @returns A structured-cloneable value.
+ * @throws {TypeError} If some part of it cannot be sent.
+ */
+export function toWire(value: unknown, what = "value"): unknown {
+  try {
+    return toWireInner(value);
+  } catch (error) {
+    if (error instanceof UncloneableError) throw error.finish(what);
+    throw error;
+  }
+}
+
+export function toWireInner(value: unknown): unknown {
+  if (typeof value === "function" || typeof value === "symbol") {
+    throw new UncloneableError(describeKind(value), false);
+  }
+  if (typeof value !== "object" || value === null) return value;
+  if (isShareable(value)) return { [WIRE_MARK]: value[SHAREABLE] };
+  if (Array.isArray(value)) {
+    return value.map((item, i) => {
+      try {
+        return toWireInner(item);
+      } catch (error) {
+        return withPathSegment(error, i);
+      }
+    });
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    try {
+      out[key] = toWireInner((value as Record<string, unknown>)[key]);
+    } catch (error) {
+      withPathSegment(error, key);
+    }
+  }
+  return out;
+}
+
+/**
+ * Revives the markers `toWire` left, in place.
+ *
+ * @param value A value received from postMessage.
+ * @returns The value with live shareables.
+ */
+export function fromWire(value: unknown): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = fromWire(value[i]);
+    return value;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
+  const record = value as Record<string, unknown>;
+  const handle = record[WIRE_MARK];
+  if (handle !== undefined) return Shareables.revive(handle as ShareableHandle);
+  for (const key of Object.keys(record)) record[key] = fromWire(record[key]);
+  return record;
+}

@@ -1,0 +1,333 @@
+import assert from "node:assert/strict";
+import { EvictingQueue, QueueEmpty, QueueFull, QueueStopped, QueueTimeout } from "./queue.ts";
+import { CTL_READERS } from "./_ring.ts";
+import type { QueueJob } from "./testdata/queue_worker.ts";
+
+const WORKER_URL = new URL("./testdata/queue_worker.ts", import.meta.url);
+
+/** Starts a test worker on `job` and resolves with its first message matching `until`. */
+function startWorker(
+  job: QueueJob,
+  until: (data: Record<string, unknown>) => boolean = () => true,
+): { worker: Worker; reply: Promise<Record<string, unknown>> } {
+  const worker = new Worker(WORKER_URL, { type: "module" });
+  const reply = new Promise<Record<string, unknown>>((resolve, reject) => {
+    worker.onmessage = (event) => {
+      if (until(event.data)) resolve(event.data);
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      reject(new Error(event.message));
+    };
+  });
+  worker.postMessage(job);
+  return { worker, reply };
+}
+
+Deno.test("EvictingQueue ports the theta seed's examples", async (t) => {
+  await t.step("a bounded queue keeps the newest items", () => {
+    const queue = new EvictingQueue<number>(5);
+    for (let i = 0; i < 8; i++) queue.put(i);
+    assert.equal(queue.length, 5);
+    assert.equal(queue.size, 5);
+    assert.equal(queue.get(), 3);
+    assert.deepEqual(queue.stats, { puts: 8, gets: 1, evicted: 3 });
+  });
+
+  await t.step("get with a timeout in a loop handles timeout and stop separately", () => {
+    const queue = new EvictingQueue<string>();
+    queue.put("a");
+    queue.put("b");
+    const events: string[] = [];
+    for (;;) {
+      try {
+        events.push(queue.get(5));
+      } catch (error) {
+        if (error instanceof QueueTimeout) {
+          events.push("timeout");
+          queue.stop();
+        } else if (error instanceof QueueStopped) {
+          events.push("stopped");
+          break;
+        } else {
+          throw error;
+        }
+      }
+    }
+    assert.deepEqual(events, ["a", "b", "timeout", "stopped"]);
+  });
+
+  await t.step("flush drains the queue as a buffer", () => {
+    const queue = new EvictingQueue<number>(3);
+    for (let i = 0; i < 5; i++) queue.put(i);
+    assert.deepEqual(queue.flush(), [2, 3, 4]);
+    assert.deepEqual(queue.flush(), []);
+    assert.ok(queue.empty());
+  });
+
+  await t.step("iterTimeout ends after a quiet spell and then cleanup runs", () => {
+    const queue = new EvictingQueue<number>();
+    for (let i = 0; i < 3; i++) queue.put(i);
+    const started = performance.now();
+    const seen = [...queue.iterTimeout(30)];
+    const quiet = performance.now() - started;
+    assert.deepEqual(seen, [0, 1, 2]);
+    assert.ok(quiet >= 25, `iteration ended after ${quiet} ms, before the timeout`);
+  });
+
+  await t.step("iteration ends once stopped and drained", () => {
+    const queue = new EvictingQueue<number>();
+    queue.put(1);
+    queue.put(2);
+    queue.stop();
+    assert.deepEqual([...queue], [1, 2]);
+    assert.deepEqual([...queue.iterTimeout(1000)], []);
+  });
+});
+
+Deno.test("EvictingQueue semantics", async (t) => {
+  await t.step("peek and peekLeft read without removing", () => {
+    const queue = new EvictingQueue<string>();
+    assert.throws(() => queue.peek(), QueueEmpty);
+    assert.throws(() => queue.peekLeft(), QueueEmpty);
+    queue.put("old");
+    queue.put("new");
+    assert.equal(queue.peek(), "new");
+    assert.equal(queue.peekLeft(), "old");
+    assert.equal(queue.length, 2);
+  });
+
+  await t.step("stop is idempotent, refuses puts and lets gets drain", () => {
+    const queue = new EvictingQueue<number>();
+    queue.put(1);
+    assert.equal(queue.stopped(), false);
+    queue.stop();
+    queue.stop();
+    assert.equal(queue.stopped(), true);
+    assert.throws(() => queue.put(2), QueueStopped);
+    assert.equal(queue.get(), 1);
+    assert.throws(() => queue.get(), QueueStopped);
+    assert.throws(() => queue.get(0), QueueStopped);
+  });
+
+  await t.step("get(0) polls and times out at once", () => {
+    const queue = new EvictingQueue<number>();
+    const started = performance.now();
+    assert.throws(() => queue.get(0), QueueTimeout);
+    assert.ok(performance.now() - started < 50);
+  });
+
+  await t.step("getAsync resolves, times out, and honours abort", async () => {
+    const queue = new EvictingQueue<number>();
+    const pending = queue.getAsync({ timeout: 5000 });
+    queue.put(7);
+    assert.equal(await pending, 7);
+    await assert.rejects(queue.getAsync({ timeout: 10 }), QueueTimeout);
+    await assert.rejects(queue.getAsync(10), QueueTimeout);
+    const controller = new AbortController();
+    const aborted = queue.getAsync({ signal: controller.signal });
+    controller.abort(new Error("no longer needed"));
+    await assert.rejects(aborted, /no longer needed/);
+    await assert.rejects(queue.getAsync({ signal: AbortSignal.abort() }), { name: "AbortError" });
+    // The aborted waiter is gone: the next item goes to the next getter.
+    queue.put(8);
+    assert.equal(await queue.getAsync({ timeout: 1000 }), 8);
+  });
+
+  await t.step("stop wakes async getters and ends async iteration", async () => {
+    const queue = new EvictingQueue<number>();
+    const waiting = queue.getAsync();
+    const collected = (async () => {
+      const items: number[] = [];
+      for await (const item of queue) items.push(item);
+      return items;
+    })();
+    queue.stop();
+    await assert.rejects(waiting, QueueStopped);
+    assert.deepEqual(await collected, []);
+  });
+
+  await t.step("using stops the queue at the end of the scope", () => {
+    const outer = new EvictingQueue<number>();
+    {
+      using inner = EvictingQueue.from<number>(outer.handle);
+      inner.put(1);
+    }
+    assert.ok(outer.stopped());
+  });
+
+  await t.step("FIFO holds across storage growth and wrap-around", () => {
+    const queue = new EvictingQueue<string>();
+    const expected: string[] = [];
+    let seed = 1;
+    const random = (): number => (seed = (seed * 48271) % 0x7fffffff) / 0x7fffffff;
+    for (let round = 0; round < 3000; round++) {
+      if (random() < 0.6) {
+        const item = `${round}:` + "x".repeat(Math.floor(random() * 300));
+        queue.put(item);
+        expected.push(item);
+      } else if (expected.length > 0) {
+        assert.equal(queue.get(0), expected.shift());
+      }
+      if (round % 97 === 0 && expected.length > 0) {
+        assert.equal(queue.peek(), expected.at(-1));
+        assert.equal(queue.peekLeft(), expected[0]);
+      }
+    }
+    assert.deepEqual(queue.flush(), expected);
+  });
+
+  await t.step("a bounded queue evicts by bytes when items outgrow maxBytes", () => {
+    const queue = new EvictingQueue<string>(100, { maxBytes: 4096 });
+    for (let i = 0; i < 20; i++) queue.put(`${i}`.padEnd(1000, "."));
+    assert.ok(queue.length < 20);
+    assert.equal(queue.peek(), "19".padEnd(1000, "."));
+    assert.equal(queue.stats.evicted, 20 - queue.length);
+  });
+
+  await t.step("an unbounded queue refuses items past maxBytes", () => {
+    const queue = new EvictingQueue<string>(undefined, { maxBytes: 4096 });
+    assert.throws(() => {
+      for (let i = 0; i < 100; i++) queue.put("y".repeat(500));
+    }, QueueFull);
+    const held = queue.length;
+    assert.ok(held > 0);
+    queue.get();
+    queue.put("fits again");
+    assert.equal(queue.length, held);
+    assert.throws(() => queue.put("z".repeat(5000)), QueueFull);
+  });
+});
+
+Deno.test("EvictingQueue carries every cloneable kind", () => {
+  const queue = new EvictingQueue<unknown>();
+  const values: unknown[] = [
+    new Map([["a", 1]]),
+    new Date(0),
+    12345678901234567890n,
+    new Float64Array([1.5, -2]),
+    new Uint8Array([1, 2, 3]),
+    "s".repeat(3 * 1024 * 1024),
+    { nested: { list: [1, "two", { three: [3] }], when: new Date(1) } },
+    [1, 2, 3],
+    null,
+    undefined,
+    new RangeError("carried"),
+  ];
+  for (const value of values) queue.put(value);
+  for (const value of values) assert.deepEqual(queue.get(), value);
+});
+
+Deno.test("EvictingQueue rejects bad input", async (t) => {
+  await t.step("sizes", () => {
+    for (const size of [-1, 0, 1.5, NaN, Infinity, 2 ** 31]) {
+      assert.throws(() => new EvictingQueue(size), RangeError, `size ${size}`);
+    }
+    assert.throws(() => new EvictingQueue(1, { maxBytes: 10 }), RangeError);
+    assert.throws(() => new EvictingQueue(1, { maxBytes: 1.5e9 }), RangeError);
+  });
+
+  await t.step("timeouts", () => {
+    const queue = new EvictingQueue<number>();
+    assert.throws(() => queue.get(-1), RangeError);
+    assert.throws(() => queue.iterTimeout(-5), RangeError);
+  });
+
+  await t.step("uncloneable values name their path and enqueue nothing", () => {
+    const queue = new EvictingQueue<unknown>(3);
+    queue.put("kept");
+    assert.throws(() => queue.put({ job: { run: () => 1 } }), (error: unknown) => {
+      assert.ok(error instanceof TypeError);
+      assert.match(error.message, /value\.job\.run/);
+      return true;
+    });
+    assert.throws(() => queue.put(Symbol("s")), TypeError);
+    assert.equal(queue.length, 1);
+    assert.deepEqual(queue.stats, { puts: 1, gets: 0, evicted: 0 });
+  });
+
+  await t.step("handles", () => {
+    assert.throws(() => EvictingQueue.from({ kind: "Lock" } as never), TypeError);
+    assert.throws(() => EvictingQueue.from(null as never), TypeError);
+  });
+});
+
+Deno.test("EvictingQueue across workers", async (t) => {
+  await t.step(
+    "1 producer worker to the main thread: 200k items, once each, in order",
+    async () => {
+      const queue = new EvictingQueue<[number, number]>();
+      const count = 200_000;
+      const { worker, reply } = startWorker({
+        op: "produce",
+        handle: queue.handle,
+        producer: 0,
+        count,
+        finished: new SharedArrayBuffer(4),
+        producers: 1,
+      });
+      let expected = 0;
+      for (const [producer, i] of queue) {
+        assert.equal(producer, 0);
+        if (i !== expected) assert.fail(`expected item ${expected}, got ${i}`);
+        expected++;
+      }
+      assert.equal(expected, count);
+      await reply;
+      worker.terminate();
+    },
+  );
+
+  await t.step(
+    "2 producers to 2 consumers (main and a worker): exactly once, FIFO per producer",
+    async () => {
+      const queue = new EvictingQueue<[number, number]>();
+      const count = 200_000;
+      const finished = new SharedArrayBuffer(4);
+      const consumer = startWorker({ op: "consume", handle: queue.handle, producers: 2 });
+      const producers = [0, 1].map((producer) =>
+        startWorker({
+          op: "produce",
+          handle: queue.handle,
+          producer,
+          count,
+          finished,
+          producers: 2,
+        })
+      );
+      const mainSeen = [0, 0];
+      const next = [0, 0];
+      let outOfOrder = 0;
+      for (const [producer, i] of queue) {
+        if (i < next[producer]!) outOfOrder++;
+        next[producer] = i + 1;
+        mainSeen[producer]!++;
+      }
+      const workerResult = await consumer.reply as { seen: number[]; outOfOrder: number };
+      await Promise.all(producers.map((p) => p.reply));
+      for (const p of [...producers, consumer]) p.worker.terminate();
+      assert.equal(outOfOrder, 0);
+      assert.equal(workerResult.outOfOrder, 0);
+      assert.equal(mainSeen[0]! + workerResult.seen[0]!, count);
+      assert.equal(mainSeen[1]! + workerResult.seen[1]!, count);
+      assert.deepEqual(queue.stats, { puts: 2 * count, gets: 2 * count, evicted: 0 });
+    },
+  );
+
+  await t.step("stop() wakes a getter blocked in a worker", async () => {
+    const queue = new EvictingQueue<number>();
+    const blocked = startWorker({ op: "blockingGet", handle: queue.handle }, (d) => "result" in d);
+    // Wait until the worker is registered as a sleeping reader, so that stop() must wake it.
+    const control = new Int32Array(queue.handle.ring.control);
+    while (Atomics.load(control, CTL_READERS) === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    const stoppedAt = performance.now();
+    queue.stop();
+    const { result } = await blocked.reply;
+    const latency = performance.now() - stoppedAt;
+    blocked.worker.terminate();
+    assert.equal(result, "QueueStopped");
+    assert.ok(latency < 1000, `woke after ${latency} ms`);
+  });
+});

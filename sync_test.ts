@@ -1,0 +1,176 @@
+import assert from "node:assert/strict";
+import { Event, Lock, Semaphore } from "./sync.ts";
+import type { SyncJob } from "./testdata/sync_worker.ts";
+
+const WORKER_URL = new URL("./testdata/sync_worker.ts", import.meta.url);
+
+function runWorker(
+  job: SyncJob,
+  until: (data: Record<string, unknown>) => boolean = () => true,
+): Promise<Record<string, unknown>> {
+  const worker = new Worker(WORKER_URL, { type: "module" });
+  return new Promise<Record<string, unknown>>((resolve, reject) => {
+    worker.onmessage = (event) => {
+      if (!until(event.data)) return;
+      worker.terminate();
+      resolve(event.data);
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      worker.terminate();
+      reject(new Error(event.message));
+    };
+    worker.postMessage(job);
+  });
+}
+
+Deno.test("Event", async (t) => {
+  await t.step("set, clear, isSet and wait", () => {
+    const event = new Event();
+    assert.equal(event.isSet(), false);
+    assert.equal(event.wait(5), false);
+    assert.equal(event.wait(0), false);
+    event.set();
+    assert.equal(event.isSet(), true);
+    assert.equal(event.wait(), true);
+    event.clear();
+    assert.equal(event.isSet(), false);
+  });
+
+  await t.step("waitAsync resolves on set, times out, and aborts", async () => {
+    const event = new Event();
+    const pending = event.waitAsync();
+    event.set();
+    assert.equal(await pending, true);
+    event.clear();
+    assert.equal(await event.waitAsync({ timeout: 10 }), false);
+    assert.equal(await event.waitAsync(10), false);
+    const controller = new AbortController();
+    const aborted = event.waitAsync({ signal: controller.signal });
+    controller.abort(new Error("cancelled"));
+    await assert.rejects(aborted, /cancelled/);
+  });
+
+  await t.step("a handle revives the same flag", () => {
+    const event = new Event();
+    Event.from(structuredClone(event.handle)).set();
+    assert.ok(event.isSet());
+    assert.throws(() => Event.from({ kind: "Lock" } as never), TypeError);
+  });
+
+  await t.step("set wakes a waiter in a worker", async () => {
+    const event = new Event();
+    const result = runWorker({ op: "waitEvent", event: event.handle }, (d) => "result" in d);
+    event.set();
+    assert.deepEqual(await result, { result: true });
+  });
+
+  await t.step("a worker's wait times out when nobody sets", async () => {
+    const event = new Event();
+    const result = await runWorker(
+      { op: "waitEvent", event: event.handle, timeout: 20 },
+      (d) => "result" in d,
+    );
+    assert.deepEqual(result, { result: false });
+  });
+
+  await t.step("bad timeouts", async () => {
+    assert.throws(() => new Event().wait(-1), RangeError);
+    await assert.rejects(new Event().waitAsync({ timeout: NaN }), RangeError);
+  });
+});
+
+Deno.test("Lock", async (t) => {
+  await t.step("acquire, release, timeouts", () => {
+    const lock = new Lock();
+    assert.equal(lock.locked, false);
+    assert.equal(lock.acquire(), true);
+    assert.equal(lock.locked, true);
+    assert.equal(lock.acquire(0), false);
+    const started = performance.now();
+    assert.equal(lock.acquire(20), false);
+    assert.ok(performance.now() - started >= 15);
+    lock.release();
+    assert.equal(lock.locked, false);
+    assert.throws(() => lock.release(), /not held/);
+  });
+
+  await t.step("hold releases at the end of a using block, even on throw", () => {
+    const lock = new Lock();
+    assert.throws(() => {
+      using _held = lock.hold();
+      assert.equal(lock.locked, true);
+      throw new Error("inside");
+    }, /inside/);
+    assert.equal(lock.locked, false);
+  });
+
+  await t.step("acquireAsync waits for release and honours timeout and abort", async () => {
+    const lock = new Lock();
+    lock.acquire();
+    const waiting = lock.acquireAsync();
+    setTimeout(() => lock.release(), 5);
+    assert.equal(await waiting, true);
+    assert.equal(await lock.acquireAsync({ timeout: 10 }), false);
+    await assert.rejects(lock.acquireAsync({ signal: AbortSignal.abort() }), {
+      name: "AbortError",
+    });
+    lock.release();
+  });
+
+  await t.step("two workers incrementing under the lock lose no update", async () => {
+    const lock = new Lock();
+    const counter = new SharedArrayBuffer(4);
+    const times = 20_000;
+    await Promise.all([
+      runWorker({ op: "increment", lock: lock.handle, counter, times }),
+      runWorker({ op: "increment", lock: lock.handle, counter, times }),
+    ]);
+    assert.equal(new Int32Array(counter)[0], 2 * times);
+    assert.equal(lock.locked, false);
+  });
+});
+
+Deno.test("Semaphore", async (t) => {
+  await t.step("permits are counted", () => {
+    const semaphore = new Semaphore(2);
+    assert.equal(semaphore.value, 2);
+    assert.ok(semaphore.acquire());
+    assert.ok(semaphore.acquire(0));
+    assert.equal(semaphore.acquire(0), false);
+    assert.equal(semaphore.acquire(10), false);
+    semaphore.release(2);
+    assert.equal(semaphore.value, 2);
+    {
+      using _permit = semaphore.hold();
+      assert.equal(semaphore.value, 1);
+    }
+    assert.equal(semaphore.value, 2);
+  });
+
+  await t.step("acquireAsync waits for a release", async () => {
+    const semaphore = new Semaphore(0);
+    const waiting = semaphore.acquireAsync({ timeout: 5000 });
+    semaphore.release();
+    assert.equal(await waiting, true);
+    assert.equal(await semaphore.acquireAsync(5), false);
+  });
+
+  await t.step("bad arguments", () => {
+    for (const permits of [-1, 1.5, NaN]) {
+      assert.throws(() => new Semaphore(permits), RangeError);
+    }
+    assert.throws(() => new Semaphore(1).release(0), RangeError);
+    assert.throws(() => new Semaphore(1).acquire(-1), RangeError);
+    assert.throws(() => Semaphore.from({ kind: "Event" } as never), TypeError);
+  });
+
+  await t.step("never more holders than permits across workers", async () => {
+    const semaphore = new Semaphore(2);
+    const inside = new SharedArrayBuffer(4);
+    const job = { op: "holdPermit", semaphore: semaphore.handle, inside, times: 5000 } as const;
+    const results = await Promise.all([runWorker(job), runWorker(job), runWorker(job)]);
+    for (const { most } of results) assert.ok((most as number) <= 2, `saw ${most} holders`);
+    assert.equal(semaphore.value, 2);
+  });
+});
