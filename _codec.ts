@@ -31,9 +31,22 @@ export const TAG_VIEW = 17;
 export const TAG_ERROR = 18;
 export const TAG_REF = 19;
 export const TAG_HOLE = 20;
+export const TAG_ENCODED = 21;
 
 /** Strings up to this length are tried as ASCII by hand; TextEncoder wins beyond it. */
 export const ASCII_FAST_LIMIT = 64;
+
+/**
+ * A value encoded earlier, embedded as is in a larger encoding (pool tasks encode their arguments
+ * when submitted, then travel inside a request record). It decodes as the value it holds, with
+ * its own back-reference scope.
+ */
+export class Encoded {
+  readonly bytes: Uint8Array;
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+  }
+}
 
 /** Property holding a shareable object's handle getter (see _shareable.ts). */
 export const SHAREABLE = Symbol.for("theta.shareable");
@@ -289,6 +302,7 @@ export class Encoder {
   }
 
   object(value: object): void {
+    if (value instanceof Encoded) return this.encoded(value.bytes);
     if (this.reference(value)) return;
     if (Array.isArray(value)) return this.array(value);
     const proto = Object.getPrototypeOf(value);
@@ -317,6 +331,14 @@ export class Encoder {
       throw new UncloneableError("a SharedArrayBuffer: pass it as a thread or task argument", true);
     }
     throw new UncloneableError(describeKind(value), false);
+  }
+
+  encoded(bytes: Uint8Array): void {
+    this.tag(TAG_ENCODED);
+    this.u32(bytes.length);
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
   }
 
   array(value: unknown[]): void {
@@ -565,6 +587,16 @@ export class Decoder {
         return this.arrayView();
       case TAG_REF:
         return this.refs[this.u32()];
+      case TAG_ENCODED: {
+        this.pos += 4;
+        const outer = this.refs;
+        this.refs = [];
+        try {
+          return this.read();
+        } finally {
+          this.refs = outer;
+        }
+      }
       default:
         throw new RangeError(`Cannot decode value as its tag is unknown: current value is ${tag}`);
     }

@@ -110,6 +110,16 @@ export class QueueFull extends Error {
 
 /**
  * Thrown by a pool that was closed or terminated, for tasks it will never run.
+ *
+ * @example Running on a closed pool
+ * ```ts
+ * import { Pool, PoolClosed } from "@theta/theta/pool";
+ * import assert from "node:assert/strict";
+ *
+ * const pool = new Pool({ size: 0 });
+ * await pool.close();
+ * await assert.rejects(pool.run((x: number) => x, [1]), PoolClosed);
+ * ```
  */
 export class PoolClosed extends Error {
   /**
@@ -128,6 +138,16 @@ export class PoolClosed extends Error {
  * Rejects the task that was running in a worker when the worker died: an uncaught error outside
  * the task's own promise, `self.close()`, `Deno.exit()`, or a failure to start. Other tasks are
  * not affected; the worker is replaced.
+ *
+ * @example A task that ends its worker
+ * ```ts
+ * import { Pool, WorkerCrashed } from "@theta/theta/pool";
+ * import assert from "node:assert/strict";
+ *
+ * await using pool = new Pool({ size: 1 });
+ * await assert.rejects(pool.run(() => self.close()), WorkerCrashed);
+ * assert.equal(await pool.run((x: number) => x + 1, [1]), 2);
+ * ```
  */
 export class WorkerCrashed extends Error {
   /**
@@ -145,6 +165,22 @@ export class WorkerCrashed extends Error {
 /**
  * The first failure of a `parallelise` run with `onError: "throw"`: its `jobId`, and the job's
  * own error as `cause`.
+ *
+ * @example Catching a failed job
+ * ```ts
+ * import { BackgroundError, parallelise, Pool } from "@theta/theta/pool";
+ * import assert from "node:assert/strict";
+ *
+ * await using pool = new Pool({ size: 0 });
+ * const failing = (id: number) => {
+ *   if (id === 2) throw new RangeError("job 2 is unlucky");
+ *   return id;
+ * };
+ * const error = await parallelise(failing, 4, { pool }).catch((e) => e);
+ * assert.ok(error instanceof BackgroundError);
+ * assert.equal(error.jobId, 2);
+ * assert.equal((error.cause as Error).name, "RangeError");
+ * ```
  */
 export class BackgroundError extends Error {
   /** The id of the job that failed. */

@@ -262,6 +262,12 @@ export class Ring {
     return was === 0;
   }
 
+  /** Wakes every reader, as if an item had arrived, so that it re-checks its own conditions. */
+  wakeReaders(): void {
+    Atomics.add(this.ctl, CTL_READ_SEQ, 1);
+    notify(this.ctl, CTL_READ_SEQ);
+  }
+
   /**
    * Adds an encoded value without waiting.
    *

@@ -17,5 +17,6 @@
  * @module
  */
 
+export * from "./pool.ts";
 export * from "./queue.ts";
 export * from "./sync.ts";

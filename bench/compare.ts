@@ -2,9 +2,13 @@
 //
 //   npx --yes deno@2.9.6 run --allow-read --allow-env bench/compare.ts [section ...]
 //
-// Sections: queue. Each figure is the median of ROUNDS runs; ratios are theta / peer.
+// Sections: queue, pool. Each figure is the median of ROUNDS runs; ratios compare theta to peers.
 import { EvictingQueue } from "../queue.ts";
+import { parallelise, Pool } from "../pool.ts";
 import { RingBuffer } from "ringbuf.js";
+import { Piscina } from "piscina";
+import workerpool from "workerpool";
+import { Tinypool } from "tinypool";
 import type { ProducerJob } from "./_queue_producer.ts";
 
 const ROUNDS = 5;
@@ -124,7 +128,135 @@ async function queueSection(): Promise<void> {
   );
 }
 
-const sections: Record<string, () => Promise<void>> = { queue: queueSection };
+/** A pool under test: run one tiny task (x => x + 1), and shut down. */
+interface Contender {
+  name: string;
+  run: (x: number) => Promise<number>;
+  close: () => Promise<unknown>;
+}
+
+const POOL_SEQUENTIAL = 3000;
+const POOL_BURST = 20_000;
+const PEER_TASK = new URL("./_peer_task.mjs", import.meta.url);
+
+function contenders(): (() => Contender)[] {
+  return [
+    () => {
+      const pool = new Pool({ size: 2 });
+      return {
+        name: "theta Pool",
+        run: (x) => pool.run((y: number) => y + 1, [x]),
+        close: () => pool.close(),
+      };
+    },
+    () => {
+      const pool = new Piscina({ filename: PEER_TASK.href, minThreads: 2, maxThreads: 2 });
+      return {
+        name: "piscina 5.3.2",
+        run: (x) => pool.run(x),
+        close: async () => {
+          await pool.destroy();
+        },
+      };
+    },
+    () => {
+      const pool = workerpool.pool(new URL("./_workerpool_task.mjs", import.meta.url).pathname, {
+        minWorkers: 2,
+        maxWorkers: 2,
+        workerType: "thread",
+      });
+      return {
+        name: "workerpool 10.0.3",
+        run: (x) => pool.exec("inc", [x]) as unknown as Promise<number>,
+        close: async () => {
+          await pool.terminate();
+        },
+      };
+    },
+    () => {
+      const pool = new Tinypool({ filename: PEER_TASK.href, minThreads: 2, maxThreads: 2 });
+      return {
+        name: "tinypool 2.2.0",
+        run: (x) => pool.run(x),
+        close: async () => {
+          await pool.destroy();
+        },
+      };
+    },
+  ];
+}
+
+/** Microseconds per task, one task at a time. */
+async function sequential(contender: Contender): Promise<number> {
+  const started = performance.now();
+  for (let i = 0; i < POOL_SEQUENTIAL; i++) await contender.run(i);
+  return ((performance.now() - started) * 1000) / POOL_SEQUENTIAL;
+}
+
+/** Tasks per second, all submitted at once. */
+async function burst(contender: Contender): Promise<number> {
+  const started = performance.now();
+  await Promise.all(Array.from({ length: POOL_BURST }, (_, i) => contender.run(i)));
+  return POOL_BURST / ((performance.now() - started) / 1000);
+}
+
+async function poolSection(): Promise<void> {
+  console.log(`\n## Pool: 2 workers, tiny task x => x + 1 (median of ${ROUNDS})\n`);
+  const rows: { name: string; latency: number; rate: number }[] = [];
+  for (const make of contenders()) {
+    const contender = make();
+    for (let i = 0; i < 2000; i++) await contender.run(i); // warm up workers and JIT
+    const latencies: number[] = [];
+    const rates: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      latencies.push(await sequential(contender));
+      rates.push(await burst(contender));
+    }
+    await contender.close();
+    rows.push({ name: contender.name, latency: median(latencies), rate: median(rates) });
+  }
+  const theta = rows[0]!;
+  console.log("| pool | sequential, us/task | burst, tasks/s | theta faster: sequential | burst |");
+  console.log("|---|---|---|---|---|");
+  for (const row of rows) {
+    console.log(
+      `| ${row.name} | ${row.latency.toFixed(1)} | ${format(row.rate)} | ${
+        (row.latency / theta.latency).toFixed(1)
+      }x | ${(theta.rate / row.rate).toFixed(1)}x |`,
+    );
+  }
+
+  const cpuBound = (_id: number, n: number): number => {
+    const fib = (k: number): number => k < 2 ? k : fib(k - 1) + fib(k - 2);
+    return fib(n);
+  };
+  // Warm pools: the speedup of the work itself. Cold: a fresh pool per call, startup included.
+  const timeJobs = async (workers: number, warm: boolean): Promise<number> => {
+    const pool = warm ? new Pool({ size: workers }) : undefined;
+    if (pool !== undefined) await parallelise(cpuBound, workers, { args: [20], pool });
+    const started = performance.now();
+    await parallelise(cpuBound, 8, {
+      args: [32],
+      concurrency: workers,
+      ...(pool !== undefined ? { pool } : {}),
+    });
+    const elapsed = performance.now() - started;
+    await pool?.close();
+    return elapsed;
+  };
+  for (const warm of [true, false]) {
+    const one = median([await timeJobs(1, warm), await timeJobs(1, warm), await timeJobs(1, warm)]);
+    const two = median([await timeJobs(2, warm), await timeJobs(2, warm), await timeJobs(2, warm)]);
+    console.log(
+      `\nparallelise, 8 CPU-bound jobs (fib(32)), ${warm ? "warm pool" : "new pool per call"}: ` +
+        `1 worker ${one.toFixed(0)} ms, 2 workers ${two.toFixed(0)} ms: speedup ${
+          (one / two).toFixed(2)
+        }x`,
+    );
+  }
+}
+
+const sections: Record<string, () => Promise<void>> = { queue: queueSection, pool: poolSection };
 const wanted = Deno.args.length > 0 ? Deno.args : Object.keys(sections);
 console.log(
   `# theta vs peers — Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores, ${

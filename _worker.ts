@@ -1,0 +1,57 @@
+// Copyright theta authors. MIT license.
+// The main-thread side of spawning theta workers: the bundled worker source (see _bundle.ts),
+// made into a blob URL once per process on first use, never at import time (an isolate without
+// Worker or eval, such as Deno Deploy, can import theta safely).
+
+import * as errors from "./_errors.ts";
+import * as codec from "./_codec.ts";
+import * as futex from "./_futex.ts";
+import * as ring from "./_ring.ts";
+import * as shareable from "./_shareable.ts";
+import * as sync from "./sync.ts";
+import * as queue from "./queue.ts";
+import * as runtime from "./_runtime.ts";
+import { bundleSource } from "./_bundle.ts";
+
+let workerUrl: string | undefined;
+
+/** True if this runtime can start Workers. */
+export function canSpawnWorkers(): boolean {
+  return typeof (globalThis as { Worker?: unknown }).Worker === "function";
+}
+
+/** The cores to plan for: `navigator.hardwareConcurrency`, or 1 where it is missing. */
+export function cores(): number {
+  const count = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator
+    ?.hardwareConcurrency;
+  return typeof count === "number" && count > 0 ? count : 1;
+}
+
+/** The source every theta worker runs. */
+export function workerSource(): string {
+  return bundleSource(
+    [errors, codec, futex, ring, shareable, sync, queue, runtime],
+    "runtimeMain();",
+  );
+}
+
+/**
+ * Starts a theta worker and sends it `init`.
+ *
+ * @param init The worker's role and shared memory.
+ * @param name The worker's name, shown in errors and the inspector.
+ * @param what Who needs the worker, for the error where Worker is missing.
+ * @returns The worker.
+ * @throws {TypeError} If this runtime has no Worker.
+ */
+export function spawnWorker(init: unknown, name: string, what: string): Worker {
+  if (!canSpawnWorkers()) {
+    throw new TypeError(
+      `Cannot start ${what} as this runtime has no Worker (on Deno Deploy, run tasks inline with new Pool() or as background jobs with KvPool)`,
+    );
+  }
+  workerUrl ??= URL.createObjectURL(new Blob([workerSource()], { type: "text/javascript" }));
+  const worker = new Worker(workerUrl, { type: "module", name });
+  worker.postMessage(init);
+  return worker;
+}

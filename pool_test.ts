@@ -1,0 +1,498 @@
+import assert from "node:assert/strict";
+import {
+  BackgroundError,
+  LocalExecutor,
+  parallelise,
+  Pool,
+  PoolClosed,
+  QueueFull,
+  WorkerCrashed,
+} from "./pool.ts";
+import { EvictingQueue } from "./queue.ts";
+import { Event } from "./sync.ts";
+
+const TASKS = new URL("./testdata/tasks.ts", import.meta.url);
+type Tasks = typeof import("./testdata/tasks.ts");
+
+Deno.test("Pool runs function tasks", async (t) => {
+  await using pool = new Pool({ size: 2 });
+
+  await t.step("sync and async functions, run and submit", async () => {
+    assert.equal(await pool.run((a: number, b: number) => a + b, [2, 3]), 5);
+    assert.equal(await pool.submit((x: number) => x * 10, 4), 40);
+    const slow = async (x: number): Promise<string> => {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return `done ${x}`;
+    };
+    assert.deepEqual(await Promise.all([1, 2, 3].map((x) => pool.run(slow, [x]))), [
+      "done 1",
+      "done 2",
+      "done 3",
+    ]);
+  });
+
+  await t.step("method shorthand and complex values", async () => {
+    const tasks = {
+      describe(value: { when: Date; tags: Set<string> }): [number, number] {
+        return [value.when.getTime(), value.tags.size];
+      },
+    };
+    const result = await pool.run(tasks.describe, [{ when: new Date(5), tags: new Set(["a"]) }]);
+    assert.deepEqual(result, [5, 1]);
+  });
+
+  await t.step("a throwing task rejects only itself, keeping its error's class", async () => {
+    const fail = (): never => {
+      throw new RangeError("out of range", { cause: "detail" });
+    };
+    const [failed, fine] = await Promise.allSettled([
+      pool.run(fail),
+      pool.run((x: number) => x, [1]),
+    ]);
+    assert.equal(failed.status, "rejected");
+    const error = (failed as PromiseRejectedResult).reason;
+    assert.ok(error instanceof RangeError);
+    assert.equal(error.message, "out of range");
+    assert.equal(error.cause, "detail");
+    assert.match(error.stack ?? "", /out of range/);
+    assert.deepEqual(fine, { status: "fulfilled", value: 1 });
+  });
+
+  await t.step("uncloneable arguments reject at once, naming the path; nothing runs", async () => {
+    const before = pool.stats.completed;
+    await assert.rejects(
+      pool.run((x: unknown) => x, [{ callback: () => 1 }]),
+      (error: unknown) => error instanceof TypeError && /args\[0\]\.callback/.test(error.message),
+    );
+    assert.equal(pool.stats.completed, before);
+  });
+
+  await t.step("uncloneable results reject with a TypeError", async () => {
+    await assert.rejects(pool.run(() => () => 1), TypeError);
+  });
+
+  await t.step("shareable arguments arrive as the same objects", async () => {
+    const queue = new EvictingQueue<string>();
+    const ready = new Event();
+    await pool.run((q: EvictingQueue<string>, e: Event) => {
+      q.put("from the worker");
+      e.set();
+    }, [queue, ready]);
+    assert.equal(queue.get(1000), "from the worker");
+    assert.ok(ready.isSet());
+  });
+
+  await t.step("native and bound functions are refused", async () => {
+    await assert.rejects(pool.run(Math.max, [1, 2]), TypeError);
+    await assert.rejects(pool.run(((x: number) => x).bind(null), [1]), TypeError);
+  });
+
+  await t.step("bad arguments", async () => {
+    await assert.rejects(pool.run(42 as never), TypeError);
+    await assert.rejects(pool.run((x: number) => x, 1 as never), TypeError);
+    await assert.rejects(pool.run((x: number) => x, [1], { timeout: -1 }), RangeError);
+  });
+});
+
+Deno.test("Pool runs module tasks by name, typed", async (t) => {
+  await using pool = new Pool<Tasks>({ size: 1, module: TASKS });
+
+  await t.step("exports by name", async () => {
+    const sum: number = await pool.run("add", [2, 40]);
+    assert.equal(sum, 42);
+    assert.equal(await pool.run("slowDouble", [21, 1]), 42);
+  });
+
+  await t.step("a custom error keeps its name, message and cause", async () => {
+    await assert.rejects(pool.run("parse", ["x"]), (error: unknown) => {
+      assert.ok(error instanceof Error);
+      assert.equal(error.name, "ParseFailure");
+      assert.equal(error.message, "not a number: x");
+      assert.equal(error.cause, "x");
+      return true;
+    });
+  });
+
+  await t.step("unknown or non-function exports are clear errors", async () => {
+    await assert.rejects(pool.run("missing" as never, []), /no function export/);
+    await assert.rejects(pool.run("notAFunction" as never, []), /no function export/);
+  });
+});
+
+Deno.test("Pool survives workers that die", async (t) => {
+  await using pool = new Pool({ size: 2 });
+
+  await t.step("self.close() rejects the task with WorkerCrashed", async () => {
+    await assert.rejects(pool.run(() => self.close()), WorkerCrashed);
+    assert.equal(await pool.run((x: number) => x + 1, [1]), 2);
+  });
+
+  await t.step("Deno.exit() rejects the task with WorkerCrashed", async () => {
+    await assert.rejects(pool.run(() => Deno.exit(3)), WorkerCrashed);
+    assert.equal(await pool.run((x: number) => x + 1, [2]), 3);
+  });
+
+  await t.step("an uncaught error outside the task's promise", async () => {
+    await assert.rejects(
+      pool.run(() =>
+        new Promise(() => {
+          setTimeout(() => {
+            throw new Error("escaped");
+          }, 1);
+        })
+      ),
+      (error: unknown) => error instanceof WorkerCrashed && /escaped/.test(error.message),
+    );
+    assert.equal(await pool.run((x: number) => x + 1, [3]), 4);
+  });
+
+  await t.step("10k tasks with crashes injected: no task lost, none hangs", async () => {
+    const crashes = new Set(Array.from({ length: 40 }, (_, i) => 137 + i * 241));
+    const task = (i: number, crash: boolean): number => {
+      if (crash) self.close();
+      return i * 2;
+    };
+    const results = await Promise.allSettled(
+      Array.from({ length: 10_000 }, (_, i) => pool.run(task, [i, crashes.has(i)])),
+    );
+    results.forEach((result, i) => {
+      if (crashes.has(i)) {
+        assert.equal(result.status, "rejected", `task ${i} should have crashed`);
+        assert.ok((result as PromiseRejectedResult).reason instanceof WorkerCrashed);
+      } else {
+        assert.deepEqual(result, { status: "fulfilled", value: i * 2 }, `task ${i}`);
+      }
+    });
+    assert.ok(pool.stats.workers <= 2);
+  });
+});
+
+Deno.test("Pool timeouts and aborts", async (t) => {
+  await t.step("a runaway task times out; its worker is replaced", async () => {
+    await using pool = new Pool({ size: 1 });
+    const started = performance.now();
+    await assert.rejects(
+      pool.run(
+        () => {
+          while (true) { /* runaway */ }
+        },
+        [],
+        { timeout: 100 },
+      ),
+      (error: unknown) => error instanceof DOMException && error.name === "TimeoutError",
+    );
+    assert.ok(performance.now() - started < 5000);
+    assert.equal(await pool.run((x: number) => x, [7]), 7);
+  });
+
+  await t.step("the pool's default timeout applies", async () => {
+    await using pool = new Pool({ size: 1, timeout: 50 });
+    await assert.rejects(
+      pool.run(() => new Promise(() => {})),
+      { name: "TimeoutError" },
+    );
+  });
+
+  await t.step("an aborted queued task never runs", async () => {
+    await using pool = new Pool({ size: 1 });
+    const gate = new Event();
+    const ran = new Event();
+    const blocker = pool.run((g: Event) => g.wait(5000), [gate]);
+    const controller = new AbortController();
+    const queued = pool.run((r: Event) => r.set(), [ran], { signal: controller.signal });
+    controller.abort(new Error("not wanted"));
+    await assert.rejects(queued, /not wanted/);
+    gate.set();
+    assert.equal(await blocker, true);
+    assert.equal(await pool.run((x: number) => x, [1]), 1);
+    assert.equal(ran.isSet(), false);
+  });
+
+  await t.step("a task sent ahead to a busy worker and cancelled never runs", async () => {
+    await using pool = new Pool({ size: 1 });
+    const counter = new SharedArrayBuffer(4);
+    const count = (c: SharedArrayBuffer, ms: number): Promise<number> =>
+      new Promise((resolve) => setTimeout(() => resolve(Atomics.add(new Int32Array(c), 0, 1)), ms));
+    const first = pool.run(count, [counter, 50]);
+    const second = pool.run(count, [counter, 0], { timeout: 10 });
+    await assert.rejects(second, { name: "TimeoutError" });
+    await first;
+    await pool.run((x: number) => x, [0]);
+    assert.equal(new Int32Array(counter)[0], 1);
+  });
+
+  await t.step("a function whose first task was cancelled still runs later", async () => {
+    await using pool = new Pool({ size: 1 });
+    const gate = new Event();
+    const blocker = pool.run((g: Event) => g.wait(5000), [gate]);
+    const triple = (x: number): number => x * 3;
+    // Sent ahead to the busy worker with the function's source, then cancelled unclaimed.
+    await assert.rejects(pool.run(triple, [1], { timeout: 10 }), { name: "TimeoutError" });
+    gate.set();
+    assert.equal(await blocker, true);
+    assert.equal(await pool.run(triple, [2]), 6);
+  });
+
+  await t.step("an aborted running task ends its worker, not the others' tasks", async () => {
+    await using pool = new Pool({ size: 2 });
+    const controller = new AbortController();
+    const running = pool.run(() => new Promise(() => {}), [], { signal: controller.signal });
+    const other = pool.run(async (x: number) => {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return x;
+    }, [5]);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    controller.abort(new DOMException("stop", "AbortError"));
+    await assert.rejects(running, { name: "AbortError" });
+    assert.equal(await other, 5);
+  });
+
+  await t.step("an already aborted signal rejects at once", async () => {
+    await using pool = new Pool({ size: 1 });
+    await assert.rejects(
+      pool.run((x: number) => x, [1], { signal: AbortSignal.abort(new Error("early")) }),
+      /early/,
+    );
+  });
+});
+
+Deno.test("Pool limits, close and terminate", async (t) => {
+  await t.step("maxQueue rejects with QueueFull", async () => {
+    await using pool = new Pool({ size: 1, maxQueue: 0 });
+    const gate = new Event();
+    const busy = [0, 1, 2, 3].map(() => pool.run((g: Event) => g.wait(5000), [gate]));
+    await assert.rejects(pool.run((x: number) => x, [1]), QueueFull);
+    gate.set();
+    await Promise.all(busy);
+  });
+
+  await t.step("close finishes queued work, then refuses new work", async () => {
+    const pool = new Pool({ size: 1 });
+    const results = [1, 2, 3].map((x) => pool.run((y: number) => y * 2, [x]));
+    await pool.close();
+    assert.deepEqual(await Promise.all(results), [2, 4, 6]);
+    assert.equal(pool.stats.workers, 0);
+    await assert.rejects(pool.run((x: number) => x, [1]), PoolClosed);
+  });
+
+  await t.step("terminate rejects pending tasks with PoolClosed and always settles", async () => {
+    const pool = new Pool({ size: 1 });
+    const pending = [0, 1, 2].map(() => pool.run(() => new Promise(() => {})));
+    await pool.terminate();
+    for (const result of await Promise.allSettled(pending)) {
+      assert.equal(result.status, "rejected");
+      assert.ok((result as PromiseRejectedResult).reason instanceof PoolClosed);
+    }
+  });
+
+  await t.step("a module that fails to load rejects the tasks waiting for it", async () => {
+    await using pool = new Pool({
+      size: 1,
+      module: new URL("./testdata/broken_tasks.ts", import.meta.url),
+    });
+    const results = await Promise.allSettled([pool.run("any"), pool.run("other")]);
+    for (const result of results) {
+      assert.equal(result.status, "rejected");
+      const error = (result as PromiseRejectedResult).reason;
+      assert.ok(error instanceof WorkerCrashed);
+      assert.match(error.message, /broken on purpose/);
+    }
+  });
+
+  await t.step("bad options", () => {
+    for (const size of [-1, 1.5, 5000]) assert.throws(() => new Pool({ size }), RangeError);
+    assert.throws(() => new Pool({ maxQueue: -1 }), RangeError);
+    assert.throws(() => new Pool({ timeout: -5 }), RangeError);
+    assert.throws(() => new Pool({ size: 0 }).resize(-1), RangeError);
+  });
+});
+
+Deno.test("Pool resizes under load, 0 included", async (t) => {
+  await t.step("nothing is lost while resizing 2 -> 0 -> 1 -> 2", async () => {
+    await using pool = new Pool({ size: 2 });
+    const task = async (i: number): Promise<number> => {
+      await new Promise((resolve) => setTimeout(resolve, i % 3));
+      return i;
+    };
+    const results: Promise<number>[] = [];
+    for (const size of [0, 1, 2]) {
+      for (let i = 0; i < 200; i++) results.push(pool.run(task, [results.length]));
+      pool.resize(size);
+      assert.equal(pool.size, size);
+    }
+    const values = await Promise.all(results);
+    assert.deepEqual(values, values.map((_, i) => i));
+  });
+
+  await t.step("inline mode runs closures and module tasks on this thread", async () => {
+    await using pool = new Pool<Tasks>({ size: 0, module: TASKS });
+    const seen: number[] = [];
+    await pool.run((x: number) => seen.push(x), [1] as never);
+    assert.deepEqual(seen, [1]);
+    assert.equal(await pool.run("add", [1, 2]), 3);
+    assert.equal(pool.stats.workers, 0);
+  });
+});
+
+Deno.test("Pool.map is lazy, bounded and cancellable", async (t) => {
+  await using pool = new Pool({ size: 2 });
+
+  await t.step("ordered results, chunked", async () => {
+    const squares = pool.map((x: number) => x * x, [1, 2, 3, 4, 5], { chunkSize: 2 });
+    assert.deepEqual(await Array.fromAsync(squares), [1, 4, 9, 16, 25]);
+  });
+
+  await t.step("unordered results come as they finish", async () => {
+    const delays = [40, 1, 20];
+    const results = await Array.fromAsync(pool.map(
+      async (ms: number) => {
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        return ms;
+      },
+      delays,
+      { ordered: false, concurrency: 3 },
+    ));
+    assert.deepEqual([...results].sort((a, b) => a - b), [1, 20, 40]);
+    assert.notEqual(results[0], 40);
+  });
+
+  await t.step("nothing runs before the first read; read-ahead is bounded", async () => {
+    let pulled = 0;
+    function* source(): Generator<number> {
+      for (let i = 0; i < 100; i++) {
+        pulled++;
+        yield i;
+      }
+    }
+    const results = pool.map((x: number) => x + 1, source(), { concurrency: 3 });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(pulled, 0);
+    assert.deepEqual(await results.next(), { value: 1, done: false });
+    assert.ok(pulled <= 4, `pulled ${pulled} items for one result`);
+    await results.return!(undefined);
+  });
+
+  await t.step("breaking out closes the source (pipelines stop upstream)", async () => {
+    let closed = false;
+    async function* source(): AsyncGenerator<number> {
+      try {
+        for (let i = 0;; i++) yield i;
+      } finally {
+        closed = true;
+      }
+    }
+    const doubled = pool.map((x: number) => 2 * x, source());
+    const tripled = pool.map((x: number) => 3 * x, doubled);
+    for await (const value of tripled) {
+      if (value >= 30) break;
+    }
+    assert.ok(closed);
+  });
+
+  await t.step("a failing item ends the iteration with its error", async () => {
+    const results = pool.map((x: number) => {
+      if (x === 3) throw new RangeError("bad item 3");
+      return x;
+    }, [1, 2, 3, 4]);
+    await assert.rejects(Array.fromAsync(results), /bad item 3/);
+  });
+
+  await t.step("abort ends the iteration", async () => {
+    const controller = new AbortController();
+    const results = pool.map((x: number) => x, [1, 2, 3], { signal: controller.signal });
+    assert.deepEqual(await results.next(), { value: 1, done: false });
+    controller.abort(new Error("enough"));
+    await assert.rejects(Array.fromAsync(results), /enough/);
+  });
+
+  await t.step("bad options", () => {
+    assert.throws(() => pool.map((x: number) => x, [], { chunkSize: 0 }), RangeError);
+    assert.throws(() => pool.map((x: number) => x, [], { concurrency: 1.5 }), RangeError);
+  });
+});
+
+Deno.test("parallelise (mt.base)", async (t) => {
+  await t.step("results in job order, with extra args", async () => {
+    const results = await parallelise((id: number, scale: number) => id * scale, 6, {
+      args: [10],
+      concurrency: 2,
+    });
+    assert.deepEqual(results, [0, 10, 20, 30, 40, 50]);
+  });
+
+  await t.step(
+    "throw: the failure rejects with BackgroundError after the rest settle",
+    async () => {
+      await using pool = new Pool({ size: 2 });
+      const counter = new SharedArrayBuffer(4);
+      const error = await parallelise(
+        (id: number, c: SharedArrayBuffer) => {
+          Atomics.add(new Int32Array(c), 0, 1);
+          if (id === 1) throw new TypeError("job one failed");
+          return id;
+        },
+        5,
+        { args: [counter], pool },
+      ).catch((e) => e);
+      assert.ok(error instanceof BackgroundError);
+      assert.equal(error.jobId, 1);
+      assert.ok(error.cause instanceof TypeError);
+      assert.match(error.message, /job one failed/);
+      assert.equal(new Int32Array(counter)[0], 5);
+    },
+  );
+
+  await t.step("warn: failures are reported and their slot is undefined", async () => {
+    const warnings: unknown[][] = [];
+    const warn = console.warn;
+    console.warn = (...args: unknown[]) => warnings.push(args);
+    try {
+      const results = await parallelise(
+        (id: number) => {
+          if (id % 2 === 1) throw new Error(`odd ${id}`);
+          return id;
+        },
+        4,
+        { onError: "warn", concurrency: 2 },
+      );
+      assert.deepEqual(results, [0, undefined, 2, undefined]);
+      assert.equal(warnings.length, 2);
+    } finally {
+      console.warn = warn;
+    }
+  });
+
+  await t.step("bad counts", async () => {
+    await assert.rejects(parallelise((id: number) => id, -1), RangeError);
+    await assert.rejects(parallelise((id: number) => id, 2, { concurrency: 0 }), RangeError);
+    assert.deepEqual(await parallelise((id: number) => id, 0, { concurrency: 1 }), []);
+  });
+});
+
+Deno.test("LocalExecutor", async (t) => {
+  await t.step("runs closures with a concurrency limit", async () => {
+    const executor = new LocalExecutor({ concurrency: 2 });
+    let running = 0;
+    let most = 0;
+    const task = async (): Promise<void> => {
+      running++;
+      most = Math.max(most, running);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      running--;
+    };
+    await Promise.all(Array.from({ length: 6 }, () => executor.submit(task)));
+    assert.equal(most, 2);
+  });
+
+  await t.step("errors reject; names and bad options are refused", async () => {
+    const executor = new LocalExecutor();
+    await assert.rejects(
+      executor.submit(() => {
+        throw new Error("local");
+      }),
+      /local/,
+    );
+    await assert.rejects(executor.submit("named"), TypeError);
+    assert.throws(() => new LocalExecutor({ concurrency: 0 }), RangeError);
+  });
+});

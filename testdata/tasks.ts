@@ -1,0 +1,21 @@
+// Task module for pool_test.ts: typed tasks run by export name.
+export function add(a: number, b: number): number {
+  return a + b;
+}
+
+export async function slowDouble(x: number, ms: number): Promise<number> {
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return 2 * x;
+}
+
+export class ParseFailure extends Error {
+  override name = "ParseFailure";
+}
+
+export function parse(text: string): number {
+  const value = Number(text);
+  if (Number.isNaN(value)) throw new ParseFailure(`not a number: ${text}`, { cause: text });
+  return value;
+}
+
+export const notAFunction = 42;
