@@ -12,9 +12,10 @@
 // This file is part of the worker bundle (see _bundle.ts): keep every module-level binding
 // exported, and import only bundled modules.
 
-import { UncloneableError } from "./_codec.ts";
+import { decode, encode, UncloneableError } from "./_codec.ts";
 import { ENDED, Ring, type RingHandle } from "./_ring.ts";
 import { fromWire, toWire } from "./_shareable.ts";
+import { Event, type EventHandle } from "./sync.ts";
 
 /** Request kinds: `[kind, id, ref, source, args, mode, ticket]`. */
 export const REQUEST_CALL = 0;
@@ -347,17 +348,398 @@ export class PoolWorker {
   }
 }
 
+/** Where a thread's code comes from: a function's source, or a module's named export. */
+export type TargetSpec = { source: string } | { module: string; export: string };
+
+/**
+ * A value or error sent once by postMessage (threads' results, periodic results, polled values):
+ * codec bytes keep errors' classes and causes; `wire` carries values holding shareables.
+ */
+export type Outcome =
+  | { ok: boolean; bytes: Uint8Array }
+  | { ok: true; wire: unknown };
+
+/** Packs `value` for postMessage; a result that cannot travel becomes a TypeError outcome. */
+export function packOutcome(ok: boolean, value: unknown, what: string): Outcome {
+  try {
+    return { ok, bytes: encode(value, what).slice() };
+  } catch (error) {
+    if (!(error instanceof UncloneableError)) throw error;
+    if (ok && error.needsMessage) return { ok, wire: toWire(value, what) };
+    const reason = ok ? new TypeError(error.message) : plainError(value);
+    return { ok: false, bytes: encode(reason).slice() };
+  }
+}
+
+/** The value or error packed by `packOutcome`. */
+export function unpackOutcome(outcome: Outcome): { ok: boolean; value: unknown } {
+  return {
+    ok: outcome.ok,
+    value: "bytes" in outcome ? decode(outcome.bytes) : fromWire(outcome.wire),
+  };
+}
+
+/**
+ * Loads a thread's target.
+ *
+ * @throws {TypeError} If the source does not compile or the export is not a function.
+ */
+export async function loadTarget(spec: TargetSpec): Promise<(...args: unknown[]) => unknown> {
+  if ("source" in spec) return compileFunction(spec.source);
+  const module = await import(spec.module) as Record<string, unknown>;
+  const fn = module[spec.export];
+  if (typeof fn !== "function") {
+    throw new TypeError(
+      `Cannot run export "${spec.export}" of ${spec.module} as it is not a function: current value is ${typeof fn}`,
+    );
+  }
+  return fn as (...args: unknown[]) => unknown;
+}
+
+/** The reason a thread's signal aborts with. */
+export function stopReason(): DOMException {
+  return new DOMException("The thread was asked to stop", "AbortError");
+}
+
+/** The `ThreadContext` a target receives, in its worker. */
+export class WorkerContext {
+  readonly stopEvent: Event;
+  readonly name: string;
+  #signal: AbortSignal | undefined;
+  #watch: AbortController | undefined;
+
+  constructor(stopEvent: Event, name: string) {
+    this.stopEvent = stopEvent;
+    this.name = name;
+  }
+
+  running(): boolean {
+    return !this.stopEvent.isSet();
+  }
+
+  stopped(): boolean {
+    return this.stopEvent.isSet();
+  }
+
+  wait(timeout?: number): boolean {
+    return this.stopEvent.wait(timeout);
+  }
+
+  waitAsync(timeout?: number): Promise<boolean> {
+    return this.stopEvent.waitAsync(timeout);
+  }
+
+  /** Aborts when stop is requested. Made on first use: watching the event holds a timer. */
+  get signal(): AbortSignal {
+    if (this.#signal !== undefined) return this.#signal;
+    const controller = new AbortController();
+    this.#signal = controller.signal;
+    if (this.stopped()) {
+      controller.abort(stopReason());
+    } else {
+      const watch = this.#watch = new AbortController();
+      this.stopEvent.waitAsync({ signal: watch.signal }).then(
+        () => controller.abort(stopReason()),
+        () => {},
+      );
+    }
+    return this.#signal;
+  }
+
+  /** Ends the signal's watch, so the worker can close. */
+  dispose(): void {
+    this.#watch?.abort();
+  }
+}
+
+/** A thread's status word: running, then done once its target settled. */
+export const THREAD_RUNNING = 0;
+export const THREAD_DONE = 1;
+
+/** What a StoppableThread sends its worker. */
+export interface ThreadWorkerInit {
+  role: "thread";
+  target: TargetSpec;
+  args: unknown;
+  stop: EventHandle;
+  status: SharedArrayBuffer;
+  name: string;
+}
+
+/** Runs a StoppableThread's target once, posts `{ kind: "done", outcome }`, and closes. */
+export async function runThread(scope: WorkerScope, init: ThreadWorkerInit): Promise<void> {
+  const status = new Int32Array(init.status);
+  const finish = (): void => {
+    Atomics.store(status, 0, THREAD_DONE);
+    Atomics.notify(status, 0);
+  };
+  const quit = installExitHooks(scope, () => {
+    finish();
+    scope.postMessage({ kind: "exited" });
+  });
+  const context = new WorkerContext(Event.from(init.stop), init.name);
+  let outcome: Outcome;
+  try {
+    const fn = await loadTarget(init.target);
+    const value = await invoke(fn, [context, ...(fromWire(init.args) as unknown[])]);
+    outcome = packOutcome(true, value, "the thread's result");
+  } catch (error) {
+    outcome = packOutcome(false, error, "the thread's error");
+  }
+  context.dispose();
+  finish();
+  scope.postMessage({ kind: "done", outcome });
+  quit();
+}
+
+/** Words of a Periodic's control block (Int32), then its settings (Float64 from byte 16). */
+export const PERIODIC_STARTED = 0;
+export const PERIODIC_KILLED = 1;
+export const PERIODIC_SEQ = 2;
+export const PERIODIC_PERIOD = 0;
+export const PERIODIC_MIN_WAIT = 1;
+export const PERIODIC_CONTROL_BYTES = 32;
+
+/** Slots of a Periodic's stats block (Float64). */
+export const STAT_COUNT = 0;
+export const STAT_ERRORS = 1;
+export const STAT_DELAY = 2;
+export const STAT_ACC_DELAY = 3;
+export const STAT_USAGE = 4;
+export const STAT_NEXT = 5;
+export const STAT_LAST = 6;
+export const STAT_SLOTS = 7;
+
+/** What a Periodic sends its worker. */
+export interface PeriodicWorkerInit {
+  role: "periodic";
+  target: TargetSpec;
+  args: unknown;
+  stop: EventHandle;
+  control: SharedArrayBuffer;
+  stats: SharedArrayBuffer;
+  name: string;
+  reportResults: boolean;
+}
+
+/** Wall-clock milliseconds with sub-millisecond precision, comparable across threads. */
+export function epochNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/**
+ * A Periodic's worker loop. Between runs it blocks on the control word (Atomics.wait), so start,
+ * stop, kill and period changes take effect at once, with no message to process. The schedule
+ * compensates for the target's run time: the next start is the previous scheduled start plus the
+ * period, or, when that is already past, the end of the run plus `minWait`.
+ */
+export async function runPeriodic(scope: WorkerScope, init: PeriodicWorkerInit): Promise<void> {
+  const control = new Int32Array(init.control, 0, 4);
+  const settings = new Float64Array(init.control, 16, 2);
+  const stats = new Float64Array(init.stats);
+  const quit = installExitHooks(scope, () => scope.postMessage({ kind: "exited" }));
+  const context = new WorkerContext(Event.from(init.stop), init.name);
+  let fn: (...args: unknown[]) => unknown;
+  let args: unknown[];
+  try {
+    fn = await loadTarget(init.target);
+    args = [context, ...(fromWire(init.args) as unknown[])];
+  } catch (error) {
+    scope.postMessage({ kind: "failed", outcome: packOutcome(false, error, "the error") });
+    quit();
+    return;
+  }
+  let scheduled = NaN; // the last run's scheduled start; NaN: run as soon as started
+  let floor = -Infinity; // the last run's end plus minWait
+  let firstStart = NaN;
+  let busy = 0;
+  for (;;) {
+    const seq = Atomics.load(control, PERIODIC_SEQ);
+    if (Atomics.load(control, PERIODIC_KILLED) !== 0) break;
+    if (Atomics.load(control, PERIODIC_STARTED) === 0) {
+      scheduled = NaN;
+      stats[STAT_NEXT] = NaN;
+      Atomics.wait(control, PERIODIC_SEQ, seq);
+      continue;
+    }
+    const now = epochNow();
+    // Read the period each time: a change applies to the run being waited for.
+    const next = Number.isNaN(scheduled)
+      ? now
+      : Math.max(scheduled + settings[PERIODIC_PERIOD]!, floor);
+    stats[STAT_NEXT] = next;
+    if (now < next) {
+      Atomics.wait(control, PERIODIC_SEQ, seq, next - now);
+      continue;
+    }
+    if (Number.isNaN(firstStart)) firstStart = now;
+    scheduled = next;
+    stats[STAT_DELAY] = now - next;
+    stats[STAT_ACC_DELAY] = stats[STAT_ACC_DELAY]! + (now - next);
+    stats[STAT_LAST] = now;
+    let ok = true;
+    let value: unknown;
+    try {
+      value = await invoke(fn, args);
+    } catch (error) {
+      ok = false;
+      value = error;
+    }
+    const end = epochNow();
+    busy += end - now;
+    stats[STAT_COUNT] = stats[STAT_COUNT]! + 1;
+    if (!ok) stats[STAT_ERRORS] = stats[STAT_ERRORS]! + 1;
+    stats[STAT_USAGE] = end > firstStart ? busy / (end - firstStart) : 0;
+    floor = end + settings[PERIODIC_MIN_WAIT]!;
+    if (!ok || init.reportResults) {
+      scope.postMessage({
+        kind: "result",
+        outcome: packOutcome(ok, value, ok ? "the periodic result" : "the periodic error"),
+      });
+    }
+  }
+  context.dispose();
+  scope.postMessage({ kind: "ended" });
+  quit();
+}
+
+/** What a PollingMap sends its worker. */
+export interface PollingWorkerInit {
+  role: "polling";
+  read: TargetSpec;
+  write: TargetSpec | undefined;
+}
+
+/** Messages a PollingMap sends its worker after init. */
+export type PollingRequest =
+  | { kind: "poll"; id: number; key: unknown; period: number }
+  | { kind: "unpoll"; id: number }
+  | { kind: "refresh"; id: number; key: unknown; request: number }
+  | { kind: "set"; key: unknown; value: unknown; request: number }
+  | { kind: "close" };
+
+/**
+ * A PollingMap's worker: polls each key on its own timer and answers refresh and set requests.
+ * It runs on its event loop, not blocking waits, since read and write may be async and requests
+ * arrive as messages.
+ */
+export class PollingWorker {
+  readonly scope: WorkerScope;
+  readonly timers: Map<number, ReturnType<typeof setTimeout>> = new Map();
+  readonly functions: Promise<
+    { read: (...args: unknown[]) => unknown; write?: (...args: unknown[]) => unknown }
+  >;
+  quit: () => void = () => {};
+
+  constructor(scope: WorkerScope, init: PollingWorkerInit) {
+    this.scope = scope;
+    this.functions = (async () => {
+      const read = await loadTarget(init.read);
+      return init.write === undefined ? { read } : { read, write: await loadTarget(init.write) };
+    })();
+    this.functions.catch(() => {}); // Reported through each read and request.
+    this.quit = installExitHooks(scope, () => scope.postMessage({ kind: "exited" }));
+  }
+
+  async read(key: unknown): Promise<Outcome> {
+    try {
+      const { read } = await this.functions;
+      return packOutcome(true, await invoke(read, [key]), "the polled value");
+    } catch (error) {
+      return packOutcome(false, error, "the read error");
+    }
+  }
+
+  async write(key: unknown, value: unknown): Promise<Outcome> {
+    try {
+      const { write } = await this.functions;
+      if (write === undefined) {
+        throw new TypeError("Cannot set a value as the PollingMap has no write function");
+      }
+      return packOutcome(true, await invoke(write, [key, value]), "the write result");
+    } catch (error) {
+      return packOutcome(false, error, "the write error");
+    }
+  }
+
+  poll(id: number, key: unknown, period: number): void {
+    const due = epochNow();
+    const tick = async (scheduled: number): Promise<void> => {
+      const outcome = await this.read(key);
+      if (!this.timers.has(id)) return; // unpolled while reading
+      this.scope.postMessage({ kind: "value", id, outcome, time: epochNow() });
+      const next = Math.max(scheduled + period, epochNow());
+      this.timers.set(id, setTimeout(() => tick(next), next - epochNow()));
+    };
+    this.timers.set(id, setTimeout(() => tick(due), 0));
+  }
+
+  unpoll(id: number): void {
+    clearTimeout(this.timers.get(id));
+    this.timers.delete(id);
+  }
+
+  async handle(message: PollingRequest): Promise<void> {
+    switch (message.kind) {
+      case "poll":
+        this.unpoll(message.id);
+        this.poll(message.id, message.key, message.period);
+        return;
+      case "unpoll":
+        this.unpoll(message.id);
+        return;
+      case "refresh": {
+        const outcome = await this.read(message.key);
+        this.scope.postMessage({
+          kind: "reply",
+          request: message.request,
+          id: message.id,
+          outcome,
+          time: epochNow(),
+        });
+        return;
+      }
+      case "set": {
+        const outcome = await this.write(message.key, message.value);
+        this.scope.postMessage({ kind: "reply", request: message.request, outcome });
+        return;
+      }
+      case "close":
+        for (const id of [...this.timers.keys()]) this.unpoll(id);
+        this.quit();
+        return;
+    }
+  }
+}
+
 /** The worker's entry point: waits for its init message, then runs its role. */
 export function runtimeMain(): void {
   const scope = globalThis as unknown as WorkerScope;
   scope.onmessage = (event: MessageEvent) => {
-    const init = event.data as PoolWorkerInit;
+    const init = event.data as
+      | PoolWorkerInit
+      | ThreadWorkerInit
+      | PeriodicWorkerInit
+      | PollingWorkerInit;
     scope.onmessage = (message: MessageEvent) => {
       const { id, args } = message.data as { id: number; args: unknown };
       Mailbox.deliver(id, fromWire(args));
     };
-    if (init.role === "pool") {
-      new PoolWorker(scope, init).start(init.module);
+    switch (init.role) {
+      case "pool":
+        new PoolWorker(scope, init).start(init.module);
+        return;
+      case "thread":
+        runThread(scope, init);
+        return;
+      case "periodic":
+        runPeriodic(scope, init);
+        return;
+      case "polling": {
+        const worker = new PollingWorker(scope, init);
+        scope.onmessage = (message: MessageEvent) => worker.handle(message.data);
+        return;
+      }
     }
   };
 }

@@ -27,6 +27,50 @@ export function cores(): number {
   return typeof count === "number" && count > 0 ? count : 1;
 }
 
+/**
+ * The source text of a self-contained function, to run in a worker.
+ *
+ * @param fn The function.
+ * @param what What it is, for the error ("a task", "the thread's target").
+ * @returns Its source.
+ * @throws {TypeError} If `fn` is native or bound: it has no source to send.
+ */
+export function functionSource(fn: (...args: never[]) => unknown, what: string): string {
+  const source = Function.prototype.toString.call(fn);
+  if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
+    throw new TypeError(
+      `Cannot run a native or bound function as ${what}: pass a self-contained function`,
+    );
+  }
+  return source;
+}
+
+/**
+ * Where a module target lives and which export runs: a `#name` fragment on the URL names the
+ * export (and is dropped, so every target of one module shares one module instance).
+ *
+ * @param target The module's URL or specifier.
+ * @param exportName The export, when the URL has no fragment.
+ * @returns The module to import and the export to call.
+ * @throws {TypeError} If `target` is not an absolute URL.
+ */
+export function moduleTarget(
+  target: URL | string,
+  exportName: string,
+): { module: string; export: string } {
+  let url: URL;
+  try {
+    url = new URL(String(target));
+  } catch {
+    throw new TypeError(
+      `Cannot load the module as its specifier is not an absolute URL: current value is ${target} (pass new URL("./file.ts", import.meta.url))`,
+    );
+  }
+  const fragment = decodeURIComponent(url.hash.slice(1));
+  url.hash = "";
+  return { module: url.href, export: fragment === "" ? exportName : fragment };
+}
+
 /** The source every theta worker runs. */
 export function workerSource(): string {
   return bundleSource(

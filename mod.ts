@@ -20,3 +20,4 @@
 export * from "./pool.ts";
 export * from "./queue.ts";
 export * from "./sync.ts";
+export * from "./thread.ts";

@@ -34,7 +34,7 @@ import {
   STATE_BYTES,
 } from "./_runtime.ts";
 import { fromWire, toWire } from "./_shareable.ts";
-import { canSpawnWorkers, cores, spawnWorker } from "./_worker.ts";
+import { canSpawnWorkers, cores, functionSource, spawnWorker } from "./_worker.ts";
 
 export { BackgroundError, PoolClosed, QueueFull, WorkerCrashed } from "./_errors.ts";
 
@@ -560,12 +560,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     let ref: number | string;
     let source: string | undefined;
     if (typeof task === "function") {
-      source = Function.prototype.toString.call(task);
-      if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
-        throw new TypeError(
-          "Cannot run a native or bound function as a task: pass a self-contained function",
-        );
-      }
+      source = functionSource(task, "a task");
       ref = this.#functionIds.get(source) ?? this.#functionIds.size + 1;
       this.#functionIds.set(source, ref);
     } else if (typeof task === "string") {
