@@ -201,6 +201,17 @@ export class BackgroundError extends Error {
 
 /**
  * Thrown by `Store.removeCallback` for an id that is not registered.
+ *
+ * @example Removing a callback twice
+ * ```ts
+ * import { KeyError, Store } from "@theta/theta/store";
+ * import assert from "node:assert/strict";
+ *
+ * const store = new Store();
+ * const id = store.addCallback("data", () => {});
+ * store.removeCallback(id);
+ * assert.throws(() => store.removeCallback(id), KeyError);
+ * ```
  */
 export class KeyError extends Error {
   /**

@@ -21,3 +21,4 @@ export * from "./pool.ts";
 export * from "./queue.ts";
 export * from "./sync.ts";
 export * from "./thread.ts";
+export * from "./store.ts";

@@ -19,3 +19,7 @@ export function parse(text: string): number {
 }
 
 export const notAFunction = 42;
+
+export function double(x: number): number {
+  return x * 2;
+}
