@@ -229,6 +229,16 @@ export class KeyError extends Error {
 /**
  * Thrown by a `CallQueue` call once the queue was closed by its owner, including to callers that
  * were waiting for a result the owner will never produce.
+ *
+ * @example Calling a closed queue
+ * ```ts
+ * import { CallQueue, CallQueueClosed } from "@theta/theta/callqueue";
+ * import assert from "node:assert/strict";
+ *
+ * const calls = new CallQueue({ add: (a: number, b: number) => a + b });
+ * calls.close();
+ * assert.throws(() => calls.call("add", [1, 2], { wait: false }), CallQueueClosed);
+ * ```
  */
 export class CallQueueClosed extends Error {
   /**

@@ -22,3 +22,4 @@ export * from "./queue.ts";
 export * from "./sync.ts";
 export * from "./thread.ts";
 export * from "./store.ts";
+export * from "./callqueue.ts";

@@ -14,7 +14,7 @@
 
 import { encode, Encoded, UncloneableError } from "./_codec.ts";
 import { BackgroundError, PoolClosed, QueueFull, WorkerCrashed } from "./_errors.ts";
-import { checkTimeout, waitAsync } from "./_futex.ts";
+import { checkTimeout, pollFor, waitAsync } from "./_futex.ts";
 import { Ring } from "./_ring.ts";
 import {
   BELL_BYTES,
@@ -347,13 +347,6 @@ class Deque<T> {
 }
 
 let warnedInline = false;
-
-/**
- * How long the pump polls the reply rings before it sleeps, in ms. A sleeping main thread takes
- * 10-40 us to wake (measured on a 2-core VM) while a small task finishes in a few, so a short
- * poll saves most of a sequential task's latency; it never holds the event loop longer than this.
- */
-const POLL_MS = 0.02;
 
 function checkSize(size: number, what: string): void {
   if (!Number.isInteger(size) || size < 0 || size > 1024) {
@@ -780,13 +773,10 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
 
   /** Polls the reply rings briefly (see POLL_MS); true if a reply arrived. */
   #pollReplies(): boolean {
-    const until = performance.now() + POLL_MS;
-    do {
-      for (let i = 0; i < 32; i++) {
-        for (const slot of this.#slots) if (slot.replies.length > 0) return true;
-      }
-    } while (performance.now() < until);
-    return false;
+    return pollFor(() => {
+      for (const slot of this.#slots) if (slot.replies.length > 0) return true;
+      return false;
+    });
   }
 
   /** Handles every reply waiting in the workers' rings; true if there was any. */

@@ -2,9 +2,11 @@
 //
 //   npx --yes deno@2.9.6 run --allow-read --allow-env bench/compare.ts [section ...]
 //
-// Sections: queue, pool. Each figure is the median of ROUNDS runs; ratios compare theta to peers.
+// Sections: queue, pool, callqueue. Each figure is the median of ROUNDS runs; ratios compare theta to peers.
 import { EvictingQueue } from "../queue.ts";
 import { parallelise, Pool } from "../pool.ts";
+import { CallQueue } from "../callqueue.ts";
+import { StoppableThread, type ThreadContext } from "../thread.ts";
 import { RingBuffer } from "ringbuf.js";
 import { Piscina } from "piscina";
 import workerpool from "workerpool";
@@ -256,7 +258,75 @@ async function poolSection(): Promise<void> {
   }
 }
 
-const sections: Record<string, () => Promise<void>> = { queue: queueSection, pool: poolSection };
+const CALLS = 20_000;
+
+/** Microseconds per blocking call from a worker into this thread, which serves. */
+async function thetaCallRoundTrip(): Promise<number> {
+  const calls = new CallQueue({ inc: (x: number) => x + 1 });
+  const controller = new AbortController();
+  const serving = calls.serve({ signal: controller.signal });
+  const caller = (
+    _thread: ThreadContext,
+    calls: CallQueue<{ inc: (x: number) => number }>,
+    count: number,
+  ): number => {
+    for (let i = 0; i < 2000; i++) calls.call("inc", [i]); // warm up
+    const started = performance.now();
+    for (let i = 0; i < count; i++) calls.call("inc", [i]);
+    return ((performance.now() - started) * 1000) / count;
+  };
+  const thread = new StoppableThread(caller, { args: [calls, CALLS] }).start();
+  const perCall = await thread.join();
+  controller.abort();
+  await serving;
+  return perCall;
+}
+
+/** Microseconds per postMessage request and reply between a worker and this thread. */
+async function postMessageRoundTrip(): Promise<number> {
+  const source = `self.onmessage = (e) => self.postMessage(e.data + 1);`;
+  const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+  const worker = new Worker(url, { type: "module" });
+  const ask = (x: number): Promise<number> =>
+    new Promise((resolve) => {
+      worker.onmessage = (event) => resolve(event.data);
+      worker.postMessage(x);
+    });
+  for (let i = 0; i < 2000; i++) await ask(i);
+  const count = CALLS / 4;
+  const started = performance.now();
+  for (let i = 0; i < count; i++) await ask(i);
+  const perCall = ((performance.now() - started) * 1000) / count;
+  worker.terminate();
+  URL.revokeObjectURL(url);
+  return perCall;
+}
+
+async function callQueueSection(): Promise<void> {
+  console.log(`\n## CallQueue: one call round trip, worker -> main (median of ${ROUNDS})\n`);
+  const thetaRuns: number[] = [];
+  const postRuns: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    thetaRuns.push(await thetaCallRoundTrip());
+    postRuns.push(await postMessageRoundTrip());
+  }
+  const theta = median(thetaRuns);
+  const post = median(postRuns);
+  console.log("| transport | us per round trip | theta faster |");
+  console.log("|---|---|---|");
+  console.log(
+    `| theta CallQueue.call (blocking caller, serve() owner) | ${theta.toFixed(2)} | 1.0x |`,
+  );
+  console.log(
+    `| postMessage request + reply | ${post.toFixed(2)} | ${(post / theta).toFixed(1)}x |`,
+  );
+}
+
+const sections: Record<string, () => Promise<void>> = {
+  queue: queueSection,
+  pool: poolSection,
+  callqueue: callQueueSection,
+};
 const wanted = Deno.args.length > 0 ? Deno.args : Object.keys(sections);
 console.log(
   `# theta vs peers — Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores, ${

@@ -1,0 +1,270 @@
+import assert from "node:assert/strict";
+import { CallItem, CallQueue, CallQueueClosed, QueueFull, QueueTimeout } from "./callqueue.ts";
+import { StoppableThread, type ThreadContext } from "./thread.ts";
+import { Event } from "./sync.ts";
+
+type Recipe = {
+  snapshot: () => number[];
+  exit: () => never;
+};
+
+Deno.test("CallQueue ports the recipe", async (t) => {
+  await t.step("worker threads call into a busy main loop draining with receive()", async () => {
+    const l: number[] = []; // filled by the busy loop
+    const calls = new CallQueue<Recipe>({
+      snapshot: () => l.slice(),
+      exit: () => {
+        throw new Error("SystemExit");
+      },
+    });
+    const caller = (
+      _thread: ThreadContext,
+      calls: CallQueue<Recipe>,
+      done: Event,
+      last: boolean,
+    ) => {
+      const first = calls.call("snapshot"); // synchronous call
+      const item = calls.call("snapshot", [], { wait: false }); // non-blocking call
+      while (!item.done()) { /* the recipe prints "." here */ }
+      const second = item.result();
+      if (last) {
+        done.wait(); // the other caller finished
+        calls.call("exit", [], { raise: "receiver", altReturn: undefined as never }); // raises inside the busy loop
+      } else {
+        done.set();
+      }
+      return [first.length, second.length];
+    };
+    const done = new Event();
+    const a = new StoppableThread(caller, { args: [calls, done, false] }).start();
+    const b = new StoppableThread(caller, { args: [calls, done, true] }).start();
+    let exited: unknown;
+    try {
+      for (;;) {
+        calls.receive();
+        l.push(Math.random());
+      }
+    } catch (error) {
+      exited = error;
+    }
+    assert.equal((exited as Error).message, "SystemExit");
+    const [[a1, a2], [b1, b2]] = await Promise.all([a.join(), b.join()]);
+    assert.ok(a1! <= a2! && b1! <= b2!, "later snapshots hold at least as many numbers");
+    assert.ok(l.length >= b2!);
+  });
+
+  await t.step("the collect scenario: a caller schedules jobs, then harvests them", async () => {
+    const urls = ["/", "/about/gettingstarted", "/about/apps/", "/about/quotes"];
+    const calls = new CallQueue({
+      work: async (url: string) => {
+        await new Promise((resolve) => setTimeout(resolve, 5 * url.length % 7));
+        return url.length;
+      },
+    });
+    const controller = new AbortController();
+    const serving = calls.serve({ signal: controller.signal });
+    const harvest = new StoppableThread(
+      (_thread, calls: CallQueue<{ work: (url: string) => Promise<number> }>, urls: string[]) => {
+        for (const url of urls) calls.callAndCollect("work", [url]); // schedule
+        const harvested: [string, number][] = [];
+        for (let item; (item = calls.getNextCollected(5000)) !== undefined;) {
+          harvested.push([item.args[0] as string, item.result() as number]);
+        }
+        return harvested;
+      },
+      { args: [calls, urls] },
+    ).start();
+    const harvested: [string, number][] = await harvest.join();
+    controller.abort();
+    await serving;
+    assert.deepEqual(
+      harvested.sort(([a], [b]) => a.localeCompare(b)),
+      urls.map((url): [string, number] => [url, url.length]).sort(([a], [b]) => a.localeCompare(b)),
+    );
+  });
+});
+
+Deno.test("CallQueue raise modes", async (t) => {
+  const failing = () => {
+    throw new RangeError("handler failed");
+  };
+  await t.step('"caller" (default): the caller gets the error; receive does not throw', () => {
+    const calls = new CallQueue({ failing });
+    const item = calls.call("failing", [], { wait: false });
+    assert.equal(calls.receive(), 1);
+    assert.throws(() => item.result(), { name: "RangeError", message: "handler failed" });
+    assert.ok(item.error() instanceof RangeError);
+  });
+
+  await t.step('"receiver": receive throws; the caller gets altReturn', () => {
+    const calls = new CallQueue({ failing, ok: () => "ok" });
+    const item = calls.call("failing", [], { wait: false, raise: "receiver", altReturn: "alt" });
+    const after = calls.call("ok", [], { wait: false });
+    assert.throws(() => calls.receive(), RangeError);
+    assert.equal(item.result(), "alt");
+    assert.equal(after.done(), false); // left for the next receive
+    assert.equal(calls.receive(), 1);
+    assert.equal(after.result(), "ok");
+  });
+
+  await t.step('"both": both throw', () => {
+    const calls = new CallQueue({ failing });
+    const item = calls.call("failing", [], { wait: false, raise: "both" });
+    assert.throws(() => calls.receive(), RangeError);
+    assert.throws(() => item.result(), RangeError);
+  });
+
+  await t.step('"none": silent; the caller gets altReturn', () => {
+    const calls = new CallQueue({ failing });
+    const item = calls.call("failing", [], { wait: false, raise: "none", altReturn: 42 });
+    assert.equal(calls.receive(), 1);
+    assert.equal(item.result(), 42);
+    assert.ok(item.error() instanceof RangeError);
+  });
+
+  await t.step("callAsync honours the modes too", async () => {
+    const calls = new CallQueue({ failing });
+    const controller = new AbortController();
+    const serving = calls.serve({ signal: controller.signal });
+    await assert.rejects(calls.callAsync("failing"), RangeError);
+    assert.equal(await calls.callAsync("failing", [], { raise: "none", altReturn: 1 }), 1);
+    controller.abort();
+    await serving;
+  });
+});
+
+Deno.test("CallQueue limits, timeouts and closing", async (t) => {
+  await t.step("maxSize: QueueFull, nothing enqueued", () => {
+    const calls = new CallQueue({ f: () => 1 }, { maxSize: 2 });
+    calls.call("f", [], { wait: false });
+    calls.call("f", [], { wait: false });
+    assert.throws(() => calls.call("f", [], { wait: false }), QueueFull);
+    assert.equal(calls.pending, 2);
+    assert.equal(calls.receive(), 2);
+  });
+
+  await t.step("a timed-out call throws QueueTimeout and never runs", async () => {
+    let ran = 0;
+    const calls = new CallQueue({ count: () => ++ran });
+    const thread = new StoppableThread((_thread, calls: CallQueue<{ count: () => number }>) => {
+      try {
+        calls.call("count", [], { timeout: 20 });
+        return "no timeout";
+      } catch (error) {
+        return (error as Error).name;
+      }
+    }, { args: [calls] }).start();
+    assert.equal(await thread.join(), "QueueTimeout");
+    assert.equal(calls.receive(), 1); // taken, but abandoned: skipped
+    assert.equal(ran, 0);
+    await assert.rejects(
+      calls.callAsync("count", [], { timeout: 10 }),
+      QueueTimeout,
+    );
+    assert.equal(calls.receive(), 1);
+    assert.equal(ran, 0);
+  });
+
+  await t.step("close while callers wait: they get CallQueueClosed, nobody hangs", async () => {
+    const calls = new CallQueue({ f: () => 1 });
+    const waiting = new Event();
+    const callers = [1, 2].map(() =>
+      new StoppableThread((_thread, calls: CallQueue<{ f: () => number }>, waiting: Event) => {
+        waiting.set();
+        try {
+          return calls.call("f");
+        } catch (error) {
+          return (error as Error).name;
+        }
+      }, { args: [calls, waiting] }).start()
+    );
+    await waiting.waitAsync(5000);
+    const late = assert.rejects(calls.callAsync("f"), CallQueueClosed);
+    calls.close();
+    assert.deepEqual(await Promise.all(callers.map((c) => c.join())), [
+      "CallQueueClosed",
+      "CallQueueClosed",
+    ]);
+    await late;
+    assert.throws(() => calls.call("f", [], { wait: false }), CallQueueClosed);
+    assert.equal(calls.closed, true);
+    assert.equal(calls.receive(), 0);
+  });
+
+  await t.step("closeAndReceiveLast runs what was queued", () => {
+    const calls = new CallQueue({ f: (x: number) => x * 2 });
+    const items = [1, 2, 3].map((x) => calls.call("f", [x], { wait: false }));
+    assert.equal(calls.closeAndReceiveLast(), 3);
+    assert.deepEqual(items.map((item) => item.result()), [2, 4, 6]);
+    assert.throws(() => calls.call("f", [1], { wait: false }), CallQueueClosed);
+  });
+
+  await t.step("abort of callAsync", async () => {
+    const calls = new CallQueue({ f: () => 1 });
+    const controller = new AbortController();
+    const pending = calls.callAsync("f", [], { signal: controller.signal });
+    controller.abort(new RangeError("gave up"));
+    await assert.rejects(pending, { name: "RangeError", message: "gave up" });
+    assert.equal(calls.receive(), 1); // skipped: abandoned
+  });
+});
+
+Deno.test("CallQueue values and bad input", async (t) => {
+  await t.step("async handlers, large results, complex values", async () => {
+    const calls = new CallQueue({
+      later: async (x: number) => {
+        await Promise.resolve();
+        return x + 1;
+      },
+      big: (n: number) => "x".repeat(n),
+      echo: (value: unknown) => value,
+    });
+    const controller = new AbortController();
+    const serving = calls.serve({ signal: controller.signal });
+    assert.equal(await calls.callAsync("later", [1]), 2);
+    assert.equal((await calls.callAsync("big", [100_000])).length, 100_000);
+    const value = { when: new Date(5), tags: new Set(["a"]), n: 10n };
+    assert.deepEqual(await calls.callAsync("echo", [value]), value);
+    controller.abort();
+    await serving;
+  });
+
+  await t.step("few slots: callers wait for one and harvest their own", async () => {
+    const calls = new CallQueue({ f: (x: number) => x }, { slots: 2 });
+    const controller = new AbortController();
+    const serving = calls.serve({ signal: controller.signal });
+    const thread = new StoppableThread(
+      (_thread, calls: CallQueue<{ f: (x: number) => number }>) => {
+        const items = Array.from({ length: 10 }, (_, i) => calls.callAndCollect("f", [i]));
+        return items.map((item) => item.result());
+      },
+      { args: [calls] },
+    ).start();
+    assert.deepEqual(await thread.join(), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    controller.abort();
+    await serving;
+  });
+
+  await t.step("clear errors", () => {
+    const calls = new CallQueue({ f: (_x: unknown) => 1 });
+    assert.throws(() => calls.call("nope" as "f", [1], { wait: false }), {
+      name: "TypeError",
+      message: /no handler of that name: it has f/,
+    });
+    assert.throws(() => calls.call("f", [{ g: () => 1 }], { wait: false }), {
+      name: "TypeError",
+      message: /args\[0\]\.g/,
+    });
+    assert.equal(calls.pending, 0);
+    assert.throws(() => calls.call("f", [1]), { name: "TypeError", message: /owner's thread/ });
+    assert.throws(() => calls.call("f", [1], { wait: false, raise: "x" as never }), TypeError);
+    assert.throws(() => calls.call("f", [1], { wait: false, timeout: -1 }), RangeError);
+    assert.throws(() => new CallQueue({ f: 1 } as never), TypeError);
+    assert.throws(() => new CallQueue({}, { maxSize: 0 }), RangeError);
+    assert.throws(() => new CallQueue({}, { slots: 0 }), RangeError);
+    const caller = CallQueue.from(calls.handle);
+    assert.throws(() => caller.receive(), { name: "TypeError", message: /only its owner/ });
+    assert.throws(() => CallQueue.from({} as never), TypeError);
+    assert.ok(calls.call("f", [1], { wait: false }) instanceof CallItem);
+  });
+});
