@@ -254,7 +254,17 @@ export class CallQueueClosed extends Error {
 }
 
 /**
- * Thrown by writing to a channel whose writer was closed.
+ * Thrown by writing to a channel that was closed (by either end).
+ *
+ * @example Writing after close
+ * ```ts
+ * import { channel, ChannelClosed } from "@theta/theta/channel";
+ * import assert from "node:assert/strict";
+ *
+ * const [writer] = channel<number>();
+ * writer.close();
+ * assert.throws(() => writer.write(1), ChannelClosed);
+ * ```
  */
 export class ChannelClosed extends Error {
   /**

@@ -11,6 +11,7 @@ import * as shareable from "./_shareable.ts";
 import * as sync from "./sync.ts";
 import * as queue from "./queue.ts";
 import * as callqueue from "./callqueue.ts";
+import * as channel from "./channel.ts";
 import * as runtime from "./_runtime.ts";
 import { bundleSource } from "./_bundle.ts";
 
@@ -75,7 +76,7 @@ export function moduleTarget(
 /** The source every theta worker runs. */
 export function workerSource(): string {
   return bundleSource(
-    [errors, codec, futex, ring, shareable, sync, queue, callqueue, runtime],
+    [errors, codec, futex, ring, shareable, sync, queue, callqueue, channel, runtime],
     "runtimeMain();",
   );
 }

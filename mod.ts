@@ -23,3 +23,4 @@ export * from "./sync.ts";
 export * from "./thread.ts";
 export * from "./store.ts";
 export * from "./callqueue.ts";
+export * from "./channel.ts";

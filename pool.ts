@@ -244,6 +244,13 @@ export interface MapOptions {
    * @default {undefined}
    */
   signal?: AbortSignal;
+  /**
+   * The stage's name in a pipeline: a failing item then ends the iteration with an `Error`
+   * saying `Cannot complete pipeline stage "name": ...`, whose `cause` is the task's error.
+   *
+   * @default {undefined}
+   */
+  name?: string;
 }
 
 /** Counters of a pool. */
@@ -1060,11 +1067,14 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
         );
       }
     }
+    const stage = options.name;
     return mapLazily(
-      (chunk, signal) =>
-        this.#submit(task as Task | string, [chunk], MODE_EACH, { signal }) as Promise<
-          Awaited<R>[]
-        >,
+      (chunk, signal) => {
+        const results = this.#submit(task as Task | string, [chunk], MODE_EACH, { signal });
+        return (stage === undefined ? results : results.catch((error) => {
+          throw stageError(stage, error);
+        })) as Promise<Awaited<R>[]>;
+      },
       items,
       chunkSize,
       concurrency,
@@ -1126,6 +1136,12 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
  * `concurrency` chunks in flight, and on an early exit (break, error, abort) cancels what is in
  * flight and closes the source, so upstream stages stop too.
  */
+/** The error of a named pipeline stage, naming it, caused by the task's error. */
+function stageError(stage: string, error: unknown): Error {
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return new Error(`Cannot complete pipeline stage "${stage}": ${message}`, { cause: error });
+}
+
 async function* mapLazily<T, R>(
   runChunk: (chunk: T[], signal: AbortSignal) => Promise<R[]>,
   items: Iterable<T> | AsyncIterable<T>,

@@ -2,14 +2,16 @@
 // main thread through the transport under test.
 import { RingBuffer } from "ringbuf.js";
 import { EvictingQueue } from "../queue.ts";
+import { type ChannelEndHandle, ChannelWriter } from "../channel.ts";
 
 export interface ProducerJob {
-  transport: "theta" | "postMessage" | "ringbuf";
+  transport: "theta" | "channel" | "postMessage" | "ringbuf";
   kind: "number" | "object";
   count: number;
   start: SharedArrayBuffer;
   queue?: EvictingQueue<unknown>["handle"];
   ring?: SharedArrayBuffer;
+  writer?: ChannelEndHandle;
 }
 
 const scope = self as unknown as {
@@ -26,6 +28,10 @@ scope.onmessage = ({ data: job }) => {
   if (job.transport === "theta") {
     const queue = EvictingQueue.from<unknown>(job.queue!);
     for (let i = 0; i < job.count; i++) queue.put(item(i));
+  } else if (job.transport === "channel") {
+    const writer = ChannelWriter.from<unknown>(job.writer!);
+    for (let i = 0; i < job.count; i++) writer.write(item(i));
+    writer.close();
   } else if (job.transport === "postMessage") {
     for (let i = 0; i < job.count; i++) scope.postMessage(item(i));
   } else {

@@ -6,6 +6,7 @@
 import { EvictingQueue } from "../queue.ts";
 import { parallelise, Pool } from "../pool.ts";
 import { CallQueue } from "../callqueue.ts";
+import { channel } from "../channel.ts";
 import { StoppableThread, type ThreadContext } from "../thread.ts";
 import { RingBuffer } from "ringbuf.js";
 import { Piscina } from "piscina";
@@ -64,6 +65,22 @@ async function thetaQueue(kind: ProducerJob["kind"]): Promise<number> {
   return rate;
 }
 
+async function thetaChannel(kind: ProducerJob["kind"]): Promise<number> {
+  const [writer, reader] = channel<unknown>({ size: 1024 });
+  const { worker, go } = await producer({
+    transport: "channel",
+    kind,
+    count: QUEUE_ITEMS,
+    writer: writer.handle,
+  });
+  const started = go();
+  let received = 0;
+  for (const _ of reader) received++;
+  const rate = received / ((performance.now() - started) / 1000);
+  worker.terminate();
+  return rate;
+}
+
 async function postMessageQueue(kind: ProducerJob["kind"]): Promise<number> {
   const { worker, go } = await producer({
     transport: "postMessage",
@@ -110,6 +127,8 @@ async function queueSection(): Promise<void> {
   console.log(`\n## Queue: items/s from one worker to the main thread (median of ${ROUNDS})\n`);
   const thetaNumbers = await measure(() => thetaQueue("number"));
   const thetaObjects = await measure(() => thetaQueue("object"));
+  const channelNumbers = await measure(() => thetaChannel("number"));
+  const channelObjects = await measure(() => thetaChannel("object"));
   const postNumbers = await measure(() => postMessageQueue("number"));
   const postObjects = await measure(() => postMessageQueue("object"));
   const ringbuf = await measure(ringbufQueue);
@@ -117,6 +136,11 @@ async function queueSection(): Promise<void> {
   console.log("|---|---|---|---|");
   console.log(
     `| theta EvictingQueue | ${format(thetaNumbers)} | ${format(thetaObjects)} | 1.00x |`,
+  );
+  console.log(
+    `| theta channel (size 1024, lossless) | ${format(channelNumbers)} | ${
+      format(channelObjects)
+    } | ${(thetaNumbers / channelNumbers).toFixed(2)}x |`,
   );
   console.log(
     `| postMessage | ${format(postNumbers)} | ${format(postObjects)} | ${

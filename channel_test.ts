@@ -1,0 +1,248 @@
+import assert from "node:assert/strict";
+import { channel, ChannelClosed, ChannelReader, ChannelWriter, QueueTimeout } from "./channel.ts";
+import { StoppableThread, type ThreadContext } from "./thread.ts";
+import { Pool } from "./pool.ts";
+
+Deno.test("channel across workers", async (t) => {
+  await t.step("1 writer worker -> main, size 4, 100k items: none lost, in order", async () => {
+    const [writer, reader] = channel<number>({ size: 4 });
+    const producer = new StoppableThread((_t, writer: ChannelWriter<number>, count: number) => {
+      for (let i = 0; i < count; i++) writer.write(i);
+      writer.close();
+    }, { args: [writer, 100_000] }).start();
+    let expected = 0;
+    for (const item of reader) { // blocking reads on the main thread
+      assert.equal(item, expected);
+      expected++;
+    }
+    assert.equal(expected, 100_000);
+    await producer.join();
+  });
+
+  await t.step("2 writers x 2 readers: every item exactly once", async () => {
+    const [writer, reader] = channel<[number, number]>({ size: 16 });
+    const write = (_t: ThreadContext, writer: ChannelWriter<[number, number]>, id: number) => {
+      for (let i = 0; i < 10_000; i++) writer.write([id, i]);
+    };
+    const read = (_t: ThreadContext, reader: ChannelReader<[number, number]>) => {
+      const seen: number[] = [];
+      for (const [id, i] of reader) seen.push(id * 100_000 + i);
+      return seen;
+    };
+    const writers = [1, 2].map((id) => new StoppableThread(write, { args: [writer, id] }).start());
+    const readers = [1, 2].map(() => new StoppableThread(read, { args: [reader] }).start());
+    await Promise.all(writers.map((w) => w.join()));
+    writer.close();
+    const [a, b] = await Promise.all(readers.map((r) => r.join()));
+    const all = [...a!, ...b!].sort((x, y) => x - y);
+    assert.equal(all.length, 20_000);
+    assert.equal(new Set(all).size, 20_000);
+    // Each reader sees each writer's items in order.
+    for (const seen of [a!, b!]) {
+      for (const id of [1, 2]) {
+        const mine = seen.filter((v) => Math.floor(v / 100_000) === id);
+        assert.deepEqual(mine, [...mine].sort((x, y) => x - y));
+      }
+    }
+  });
+});
+
+Deno.test("channel semantics", async (t) => {
+  await t.step("close: reads drain, then end; writes throw ChannelClosed", async () => {
+    const [writer, reader] = channel<string>();
+    writer.write("a");
+    writer.write("b");
+    assert.equal(writer.close(), true);
+    assert.equal(writer.close(), false); // closing twice is fine
+    assert.throws(() => writer.write("c"), ChannelClosed);
+    await assert.rejects(writer.writeAsync("c"), ChannelClosed);
+    assert.equal(reader.closed, true);
+    assert.deepEqual(reader.read(5), ["a", "b"]); // fewer: closed
+    assert.deepEqual(reader.read(), []);
+    assert.deepEqual(await reader.readAsync(), []);
+  });
+
+  await t.step("timeouts: full writes and empty reads", async () => {
+    const [writer, reader] = channel<number>({ size: 1 });
+    writer.write(1);
+    assert.throws(() => writer.write(2, { timeout: 10 }), QueueTimeout);
+    await assert.rejects(writer.writeAsync(2, 10), QueueTimeout);
+    assert.deepEqual(reader.read(1), [1]);
+    assert.throws(() => reader.read(1, { timeout: 10 }), QueueTimeout);
+    await assert.rejects(reader.readAsync(1, 10), QueueTimeout);
+    writer.write(3);
+    assert.deepEqual(reader.read(2, 10), [3]); // a partial batch is returned, never dropped
+  });
+
+  await t.step("readAsync waits without blocking; abort rejects", async () => {
+    const [writer, reader] = channel<number>();
+    const pending = reader.readAsync(2);
+    await writer.writeAsync(1);
+    await writer.writeAsync(2);
+    assert.deepEqual(await pending, [1, 2]);
+    const controller = new AbortController();
+    const aborted = reader.readAsync(1, { signal: controller.signal });
+    controller.abort(new RangeError("gave up"));
+    await assert.rejects(aborted, RangeError);
+  });
+
+  await t.step("hooks: writer.before, reader.map, reader.beforeRead", () => {
+    const [writer, reader] = channel<string>();
+    const numbers = writer.before((n: number) => `#${n}`);
+    numbers.write(1);
+    numbers.write(2);
+    writer.close();
+    const counts: number[] = [];
+    const upper = reader.map((s) => s.toUpperCase()).beforeRead((count) => counts.push(count));
+    assert.deepEqual(upper.read(1), ["#1"]);
+    assert.deepEqual(upper.read(), ["#2"]);
+    assert.deepEqual(counts, [1, Infinity]);
+  });
+
+  await t.step("async iteration ends at close; an early exit closes the channel", async () => {
+    const [writer, reader] = channel<number>();
+    for (let i = 0; i < 3; i++) writer.write(i);
+    writer.close();
+    const all: number[] = [];
+    for await (const item of reader) all.push(item);
+    assert.deepEqual(all, [0, 1, 2]);
+
+    const [w2, r2] = channel<number>();
+    w2.write(1);
+    w2.write(2);
+    for await (const _ of r2) break;
+    assert.equal(w2.closed, true);
+    assert.throws(() => w2.write(3), ChannelClosed);
+
+    const [w3, r3] = channel<number>();
+    w3.write(1);
+    for await (const _ of r3.values({ preventCancel: true })) break;
+    assert.equal(w3.closed, false);
+    w3.close();
+  });
+
+  await t.step("Web Streams: piping with backpressure bounds the writer", async () => {
+    const [writer, reader] = channel<number>({ size: 2 });
+    let produced = 0;
+    const source = new ReadableStream<number>({
+      pull(controller): void {
+        if (produced === 50) controller.close();
+        else controller.enqueue(produced++);
+      },
+    }, { highWaterMark: 0 });
+    const piping = source.pipeTo(writer.writable);
+    const received: number[] = [];
+    const slowReader = reader.readable.getReader();
+    for (let i = 0; i < 5; i++) {
+      const { value } = await slowReader.read();
+      received.push(value!);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      // The writer is held back: at most the channel's size plus one in transit ahead.
+      assert.ok(produced - received.length <= 4, `produced ${produced}, read ${received.length}`);
+    }
+    for (;;) {
+      const { value, done } = await slowReader.read();
+      if (done) break;
+      received.push(value);
+    }
+    await piping;
+    assert.deepEqual(received, Array.from({ length: 50 }, (_, i) => i));
+  });
+
+  await t.step("cancelling the readable closes the channel", async () => {
+    const [writer, reader] = channel<number>();
+    const stream = reader.readable;
+    const pending = stream.getReader();
+    const read = pending.read();
+    await pending.cancel();
+    assert.deepEqual(await read, { value: undefined, done: true });
+    assert.equal(writer.closed, true);
+  });
+
+  await t.step("bad input", () => {
+    assert.throws(() => channel({ size: 0 }), RangeError);
+    assert.throws(() => channel({ size: 1.5 }), RangeError);
+    const [writer, reader] = channel<unknown>();
+    assert.throws(() => writer.write({ f: () => 1 }), { name: "TypeError", message: /item\.f/ });
+    assert.equal(reader.length, 0);
+    assert.throws(() => reader.read(0), RangeError);
+    assert.throws(() => reader.read(1, -1), RangeError);
+    assert.throws(() => ChannelReader.from(writer.handle as never), TypeError);
+    assert.throws(() => ChannelWriter.from({} as never), TypeError);
+    writer.close();
+  });
+});
+
+Deno.test("pipelines: Pool.map stages over channels", async (t) => {
+  await using pool = new Pool({ size: 2 });
+
+  await t.step("nothing runs before the consumer reads; read-ahead is bounded", async () => {
+    const [writer, reader] = channel<number>({ size: 4 });
+    const producer = new StoppableThread((_t, writer: ChannelWriter<number>) => {
+      let written = 0;
+      try {
+        for (let i = 0; i < 1000; i++) {
+          writer.write(i);
+          written++;
+        }
+        writer.close();
+      } catch (error) {
+        if (!(error instanceof Error && error.name === "ChannelClosed")) throw error;
+      }
+      return written;
+    }, { args: [writer] }).start();
+    const squared = pool.map((x: number) => x * x, reader, { chunkSize: 3, name: "square" });
+    const plusOne = pool.map((x: number) => x + 1, squared, { chunkSize: 2, name: "plusOne" });
+    // Lazy: no stage reads from the channel, so the producer is held at the channel's size.
+    while (reader.length < 4) await new Promise((resolve) => setTimeout(resolve, 1));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(reader.length, 4);
+    const results: number[] = [];
+    for await (const value of plusOne) {
+      results.push(value);
+      if (results.length === 10) break; // abandon the pipeline
+    }
+    assert.deepEqual(results, Array.from({ length: 10 }, (_, i) => i * i + 1));
+    // Orphan cleanup: breaking out closed the channel, so the producer stopped early.
+    const written = await producer.join();
+    assert.ok(written < 1000, `the producer stopped at ${written}`);
+    assert.equal(pool.stats.running + pool.stats.queued, 0);
+  });
+
+  await t.step("an error in one stage reaches the consumer, naming the stage", async () => {
+    const [writer, reader] = channel<number>();
+    for (let i = 0; i < 10; i++) writer.write(i);
+    writer.close();
+    const parsed = pool.map(
+      (x: number) => {
+        if (x === 5) throw new RangeError(`bad item ${x}`);
+        return x;
+      },
+      reader,
+      { name: "parse" },
+    );
+    const doubled = pool.map((x: number) => x * 2, parsed, { name: "double" });
+    await assert.rejects(
+      async () => {
+        for await (const _ of doubled) { /* consume */ }
+      },
+      (error: Error) => {
+        assert.match(error.message, /pipeline stage "parse": RangeError: bad item 5/);
+        assert.ok(error.cause instanceof RangeError);
+        return true;
+      },
+    );
+  });
+
+  await t.step("abort cancels the whole pipeline", async () => {
+    const [writer, reader] = channel<number>({ size: 8 });
+    for (let i = 0; i < 8; i++) writer.write(i);
+    const controller = new AbortController();
+    const stage = pool.map((x: number) => x, reader, { signal: controller.signal });
+    const first = await stage.next();
+    assert.deepEqual(first, { value: 0, done: false });
+    controller.abort(new RangeError("cancelled"));
+    await assert.rejects(stage.next(), RangeError);
+    assert.equal(writer.closed, true);
+  });
+});
