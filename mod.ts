@@ -24,3 +24,4 @@ export * from "./thread.ts";
 export * from "./store.ts";
 export * from "./callqueue.ts";
 export * from "./channel.ts";
+export * from "./kv.ts";

@@ -1,0 +1,719 @@
+// Copyright theta authors. MIT license.
+// Background jobs on Deno KV: the same `submit` as a Pool, with KV as the engine, so jobs survive
+// restarts and spread over processes and machines.
+//
+// Each job is one record under ["theta", name, "job", id]; two index keys make it findable:
+// ["theta", name, "ready", notBefore, id] while it waits, ["theta", name, "lease", until, id] while
+// it runs. Every change is one atomic operation checked against the record's versionstamp, so two
+// listeners never both claim a job. A running job holds a lease its listener renews; a job whose
+// lease expired (its listener crashed or was killed) is retried by whoever sees it first.
+//
+// Waking up: within one isolate a submit wakes local listeners directly; kv.enqueue wakes
+// listeners in isolates KV delivers queue messages to (Deno Deploy starts isolates for them);
+// and a short poll finds the rest, since across processes on one SQLite file the runtime polls its
+// queue only about once a minute and kv.watch does not see other processes' writes.
+
+import { decode, encode } from "./_codec.ts";
+import type { Task, TaskArgs, TaskName, TaskResult } from "./pool.ts";
+
+/** A job's state. */
+export type JobState = "queued" | "running" | "done" | "failed";
+
+/** What `status` tells of a job. */
+export interface JobStatus<R = unknown> {
+  /** The job's id. */
+  id: string;
+  /** The task's name. */
+  task: string;
+  /** Where the job is. */
+  state: JobState;
+  /** Runs started, retries included. */
+  attempts: number;
+  /** The result, once done. */
+  result?: R;
+  /** The last error: of the failed job, or of the attempt before a retry. */
+  error?: Error;
+  /** When it was enqueued (epoch ms). */
+  enqueuedAt: number;
+  /** When it is due, or was due (epoch ms). */
+  notBefore: number;
+  /** When it finished (epoch ms). */
+  finishedAt?: number;
+}
+
+/** Options for {@linkcode KvPool}. */
+export interface KvPoolOptions<M> {
+  /** The tasks, by name: an object of functions, or a module URL whose exports they are. */
+  tasks: M | URL | string;
+  /**
+   * The queue's name: pools of one name share jobs, across processes.
+   *
+   * @default {"default"}
+   */
+  name?: string;
+  /**
+   * Delays in ms before each retry of a failing job; with them used up, the job fails and lands
+   * in the dead letters.
+   *
+   * @default {[1000, 5000, 10000]}
+   */
+  backoffSchedule?: number[];
+  /**
+   * How long finished jobs (results and errors) are kept, in ms.
+   *
+   * @default {86400000} (a day)
+   */
+  resultTtl?: number;
+  /**
+   * How long a running job is held without its listener renewing the lease, in ms: the time
+   * after which a crashed listener's job runs elsewhere.
+   *
+   * @default {30000}
+   */
+  leaseMs?: number;
+  /**
+   * How often a listener looks for jobs from other processes, in ms.
+   *
+   * @default {50}
+   */
+  pollInterval?: number;
+  /**
+   * Jobs a listener runs at once.
+   *
+   * @default {4}
+   */
+  concurrency?: number;
+}
+
+/** Options for {@linkcode KvPool.prototype.enqueue}. */
+export interface EnqueueOptions {
+  /**
+   * Milliseconds before the job may run.
+   *
+   * @default {0}
+   */
+  delay?: number;
+}
+
+/** Options for {@linkcode KvPool.prototype.result}. */
+export interface JobWaitOptions {
+  /**
+   * Stops waiting (the job itself goes on).
+   *
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
+}
+
+/** The record stored per job. Arguments, results and errors are theta codec bytes. */
+interface JobRecord {
+  id: string;
+  task: string;
+  args: Uint8Array;
+  state: JobState;
+  attempts: number;
+  enqueuedAt: number;
+  notBefore: number;
+  leaseUntil: number;
+  finishedAt?: number;
+  result?: Uint8Array;
+  error?: Uint8Array;
+}
+
+/** The message sent through kv.enqueue to wake listeners. */
+interface WakeMessage {
+  thetaKvPool: string;
+  id: string;
+}
+
+function isWakeMessage(value: unknown): value is WakeMessage {
+  return typeof value === "object" && value !== null &&
+    typeof (value as WakeMessage).thetaKvPool === "string";
+}
+
+function checkMs(value: number, what: string): void {
+  if (!(typeof value === "number" && value >= 0 && value < Infinity)) {
+    throw new RangeError(
+      `Cannot create the KvPool as ${what} must be a non-negative finite number of ms: current value is ${value}`,
+    );
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (): void => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    };
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/**
+ * Runs a KV operation, retrying while SQLite reports the file locked by another process (Deno
+ * KV surfaces SQLITE_BUSY as a TypeError with that message; there is no code to test instead).
+ */
+async function retryWhileBusy<T>(operation: () => Promise<T>): Promise<T> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await operation();
+    } catch (error) {
+      const busy = error instanceof Error && /database is locked|SQLITE_BUSY/i.test(error.message);
+      if (!busy || attempt >= 50) throw error;
+      await sleep(2 + Math.random() * 8 * Math.min(attempt + 1, 5));
+    }
+  }
+}
+
+/** The listening pools of each KV handle in this isolate, by queue name. */
+const listening = new WeakMap<Deno.Kv, Map<string, KvPool>>();
+/** Waiters for jobs finishing in this isolate, by "name/id". */
+const finishWaiters = new Map<string, Set<() => void>>();
+
+function wakeFinishWaiters(key: string): void {
+  for (const wake of finishWaiters.get(key) ?? []) wake();
+}
+
+/**
+ * Background jobs on Deno KV (`--unstable-kv`): `submit` runs a named task somewhere (this
+ * process or another listening on the same KV) and resolves with its result; `enqueue` starts a
+ * fire-and-forget job and returns its id for `status`. Jobs survive restarts, failing jobs are
+ * retried per `backoffSchedule` and then land in the dead letters, and a job whose listener died
+ * runs elsewhere once its lease expires. The same code runs on a local SQLite file, in memory,
+ * and on Deno Deploy.
+ *
+ * Only task names travel (functions cannot be stored), so every process names the same tasks.
+ * The pool listens to `kv.listenQueue` for wake-ups: leave the KV's queue to it.
+ *
+ * @typeParam M The tasks: names, arguments and results are typed through.
+ *
+ * @example Submitting a job
+ * ```ts
+ * import { KvPool } from "@theta/theta/kv";
+ * import assert from "node:assert/strict";
+ *
+ * const kv = await Deno.openKv(":memory:");
+ * const jobs = new KvPool(kv, { tasks: { add: (a: number, b: number) => a + b } });
+ * const listening = jobs.listen();
+ * assert.equal(await jobs.submit("add", 2, 3), 5);
+ * const id = await jobs.enqueue("add", [1, 1]);
+ * assert.equal(await jobs.result(id), 2);
+ * assert.equal((await jobs.status(id))?.state, "done");
+ * await jobs.close();
+ * await listening;
+ * kv.close();
+ * ```
+ */
+export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
+  readonly #kv: Deno.Kv;
+  readonly #name: string;
+  readonly #tasks: M | URL | string;
+  readonly #backoff: readonly number[];
+  readonly #resultTtl: number;
+  readonly #leaseMs: number;
+  readonly #pollInterval: number;
+  readonly #concurrency: number;
+  #module: Promise<Record<string, unknown>> | undefined;
+  #listening: PromiseWithResolvers<void> | undefined;
+  #kick: (() => void) | undefined;
+  #running = 0;
+  readonly #runningJobs: Set<Promise<void>> = new Set();
+  #closed = false;
+
+  /**
+   * Creates a pool on `kv`. It runs no job until `listen()`.
+   *
+   * @param kv A KV store from `Deno.openKv()`.
+   * @param options The tasks and the rest.
+   * @throws {TypeError} If `tasks` is missing, or `name` is not a non-empty string.
+   * @throws {RangeError} If a duration or `concurrency` is out of range.
+   */
+  constructor(kv: Deno.Kv, options: KvPoolOptions<M>) {
+    if (typeof kv?.atomic !== "function") {
+      throw new TypeError(
+        "Cannot create the KvPool as kv is not a Deno.Kv: pass await Deno.openKv()",
+      );
+    }
+    const tasks = options?.tasks;
+    if (
+      !(typeof tasks === "string" || tasks instanceof URL ||
+        (typeof tasks === "object" && tasks !== null))
+    ) {
+      throw new TypeError(
+        "Cannot create the KvPool as tasks must be an object of functions or a module URL",
+      );
+    }
+    const name = options.name ?? "default";
+    if (typeof name !== "string" || name === "") {
+      throw new TypeError(
+        `Cannot create the KvPool as name must be a non-empty string: current value is ${name}`,
+      );
+    }
+    const backoff = options.backoffSchedule ?? [1000, 5000, 10000];
+    if (!Array.isArray(backoff)) {
+      throw new TypeError("Cannot create the KvPool as backoffSchedule must be an array of ms");
+    }
+    backoff.forEach((ms, i) => checkMs(ms, `backoffSchedule[${i}]`));
+    this.#resultTtl = options.resultTtl ?? 86_400_000;
+    this.#leaseMs = options.leaseMs ?? 30_000;
+    this.#pollInterval = options.pollInterval ?? 50;
+    checkMs(this.#resultTtl, "resultTtl");
+    checkMs(this.#leaseMs, "leaseMs");
+    checkMs(this.#pollInterval, "pollInterval");
+    const concurrency = options.concurrency ?? 4;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new RangeError(
+        `Cannot create the KvPool as concurrency must be a positive integer: current value is ${concurrency}`,
+      );
+    }
+    this.#kv = kv;
+    this.#name = name;
+    this.#tasks = tasks;
+    this.#backoff = [...backoff];
+    this.#concurrency = concurrency;
+  }
+
+  #key(...parts: Deno.KvKeyPart[]): Deno.KvKey {
+    return ["theta", this.#name, ...parts];
+  }
+
+  async #taskNames(): Promise<Record<string, unknown>> {
+    const tasks = this.#tasks;
+    if (typeof tasks === "string" || tasks instanceof URL) {
+      this.#module ??= import(String(tasks));
+      return await this.#module;
+    }
+    return tasks as Record<string, unknown>;
+  }
+
+  async #checkTask(name: unknown): Promise<void> {
+    if (typeof name !== "string") {
+      throw new TypeError(
+        `Cannot submit the job as its task must be a task name (functions cannot be stored): current value is ${typeof name}`,
+      );
+    }
+    const tasks = await this.#taskNames();
+    if (typeof tasks[name] !== "function") {
+      throw new TypeError(`Cannot submit the job as there is no task named "${name}"`);
+    }
+  }
+
+  /**
+   * Enqueues a job, runs it on some listener, and resolves with its result.
+   *
+   * @param name The task's name.
+   * @param args Its arguments.
+   * @returns The task's result.
+   * @throws {TypeError} If there is no such task, or an argument cannot be stored (naming its
+   * path).
+   * @throws The task's error, once its retries are used up.
+   */
+  submit<K extends TaskName<M>>(name: K, ...args: TaskArgs<M, K>): Promise<TaskResult<M, K>>;
+  // deno-lint-ignore no-explicit-any
+  submit<R>(task: Task<any[], R> | string, ...args: unknown[]): Promise<R>;
+  async submit(name: unknown, ...args: unknown[]): Promise<unknown> {
+    const id = await this.enqueue(name as TaskName<M>, args as TaskArgs<M, TaskName<M>>);
+    return await this.result(id);
+  }
+
+  /**
+   * Enqueues a background job.
+   *
+   * @param name The task's name.
+   * @param args Its arguments.
+   * @param options A delay.
+   * @returns The job's id, for `status` and `result`.
+   * @throws {TypeError} If there is no such task, or an argument cannot be stored.
+   * @throws {RangeError} If `delay` is negative.
+   */
+  async enqueue<K extends TaskName<M>>(
+    name: K,
+    args: TaskArgs<M, K>,
+    options: EnqueueOptions = {},
+  ): Promise<string> {
+    if (this.#closed) throw new TypeError("Cannot enqueue a job as the KvPool is closed");
+    await this.#checkTask(name);
+    if (!Array.isArray(args)) {
+      throw new TypeError(
+        `Cannot enqueue the job as args must be an array: current value is ${args}`,
+      );
+    }
+    const delay = options.delay ?? 0;
+    if (!(delay >= 0 && delay < Infinity)) {
+      throw new RangeError(
+        `Cannot enqueue the job as delay must be a non-negative number of ms: current value is ${delay}`,
+      );
+    }
+    const now = Date.now();
+    const job: JobRecord = {
+      id: crypto.randomUUID(),
+      task: name,
+      args: encode(args, "args").slice(),
+      state: "queued",
+      attempts: 0,
+      enqueuedAt: now,
+      notBefore: now + delay,
+      leaseUntil: 0,
+    };
+    const committed = await retryWhileBusy(() =>
+      this.#kv.atomic()
+        .check({ key: this.#key("job", job.id), versionstamp: null })
+        .set(this.#key("job", job.id), job)
+        .set(this.#key("ready", job.notBefore, job.id), job.id)
+        .enqueue({ thetaKvPool: this.#name, id: job.id } satisfies WakeMessage, { delay })
+        .commit()
+    );
+    if (!committed.ok) throw new Error("Cannot enqueue the job: its id is taken (retry)");
+    if (delay === 0) listening.get(this.#kv)?.get(this.#name)?.wake();
+    return job.id;
+  }
+
+  /**
+   * Where a job is.
+   *
+   * @param id The job's id.
+   * @returns Its status, or undefined for an unknown (or expired) id.
+   */
+  async status(id: string): Promise<JobStatus | undefined> {
+    const { value } = await retryWhileBusy(() => this.#kv.get<JobRecord>(this.#key("job", id)));
+    return value === null ? undefined : statusOf(value);
+  }
+
+  /**
+   * Waits for a job to finish.
+   *
+   * @param id The job's id.
+   * @param options An abort signal.
+   * @returns Its result.
+   * @throws The job's error if it failed; `TypeError` for an unknown id; the signal's reason.
+   */
+  async result(id: string, options: JobWaitOptions = {}): Promise<unknown> {
+    const { signal } = options;
+    signal?.throwIfAborted();
+    const waitKey = `${this.#name}/${id}`;
+    let wake: () => void = () => {};
+    const waiter = (): void => wake();
+    let set = finishWaiters.get(waitKey);
+    if (set === undefined) finishWaiters.set(waitKey, set = new Set());
+    set.add(waiter);
+    try {
+      // Poll quickly at first: most jobs are short. A job finishing in this isolate wakes us.
+      for (let interval = 2;; interval = Math.min(this.#pollInterval, interval * 2)) {
+        const job = await this.status(id);
+        if (job === undefined) {
+          throw new TypeError(`Cannot wait for job ${id} as it does not exist (or expired)`);
+        }
+        if (job.state === "done") return job.result;
+        if (job.state === "failed") throw job.error;
+        const woken = new Promise<void>((resolve) => (wake = resolve));
+        await Promise.race([woken, sleep(interval, signal)]);
+      }
+    } finally {
+      set.delete(waiter);
+      if (set.size === 0) finishWaiters.delete(waitKey);
+    }
+  }
+
+  /**
+   * Jobs that failed with their retries used up, oldest first.
+   *
+   * @returns Their statuses.
+   */
+  async deadLetters(): Promise<JobStatus[]> {
+    const out: JobStatus[] = [];
+    for await (const entry of this.#kv.list<JobRecord>({ prefix: this.#key("dead") })) {
+      out.push(statusOf(entry.value));
+    }
+    return out.sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0));
+  }
+
+  /**
+   * Processes jobs in this isolate until `close()`: claims due jobs, runs them (at most
+   * `concurrency` at once), renews their leases, stores their outcomes.
+   *
+   * @returns A promise that resolves once the pool is closed and its running jobs settled.
+   * @throws {TypeError} If already listening or closed.
+   */
+  listen(): Promise<void> {
+    if (this.#closed) return Promise.reject(new TypeError("Cannot listen as the KvPool is closed"));
+    if (this.#listening !== undefined) {
+      return Promise.reject(new TypeError("Cannot listen as this KvPool already listens"));
+    }
+    let pools = listening.get(this.#kv);
+    if (pools === undefined) {
+      listening.set(this.#kv, pools = new Map());
+      const registry = pools;
+      // One queue listener per KV handle, shared by its pools; it ends when the KV closes.
+      this.#kv.listenQueue((message: unknown) => {
+        if (isWakeMessage(message)) registry.get(message.thetaKvPool)?.wake();
+      }).catch(() => {});
+    }
+    if (pools.has(this.#name)) {
+      return Promise.reject(
+        new TypeError(`Cannot listen as another KvPool named "${this.#name}" listens on this KV`),
+      );
+    }
+    pools.set(this.#name, this);
+    this.#listening = Promise.withResolvers<void>();
+    this.#loop();
+    return this.#listening.promise;
+  }
+
+  /** @internal Makes a listening pool look for jobs now. */
+  wake(): void {
+    this.#kick?.();
+  }
+
+  async #loop(): Promise<void> {
+    while (!this.#closed) {
+      try {
+        await this.#recoverExpiredLeases();
+        await this.#claimDueJobs();
+      } catch (error) {
+        if (this.#closed) break;
+        console.error("KvPool listener:", error);
+      }
+      if (this.#closed) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          this.#kick = undefined;
+          resolve();
+        }, this.#pollInterval);
+        this.#kick = () => {
+          clearTimeout(timer);
+          this.#kick = undefined;
+          resolve();
+        };
+      });
+    }
+    await Promise.allSettled([...this.#runningJobs]);
+    this.#listening?.resolve();
+  }
+
+  async #claimDueJobs(): Promise<void> {
+    const free = this.#concurrency - this.#running;
+    if (free <= 0) return;
+    const due = this.#kv.list<string>({
+      start: this.#key("ready"),
+      end: this.#key("ready", Date.now() + 1),
+    }, { limit: free * 2 });
+    for await (const entry of due) {
+      if (this.#closed || this.#running >= this.#concurrency) return;
+      const claimed = await this.#claim(entry.value);
+      if (claimed !== undefined) this.#start(claimed.job, claimed.versionstamp);
+    }
+  }
+
+  async #claim(id: string): Promise<{ job: JobRecord; versionstamp: string } | undefined> {
+    const entry = await retryWhileBusy(() => this.#kv.get<JobRecord>(this.#key("job", id)));
+    const job = entry.value;
+    const now = Date.now();
+    if (job === null || job.state !== "queued" || job.notBefore > now) return undefined;
+    const claimed: JobRecord = {
+      ...job,
+      state: "running",
+      attempts: job.attempts + 1,
+      leaseUntil: now + this.#leaseMs,
+    };
+    const committed = await retryWhileBusy(() =>
+      this.#kv.atomic()
+        .check(entry)
+        .set(this.#key("job", id), claimed)
+        .delete(this.#key("ready", job.notBefore, id))
+        .set(this.#key("lease", claimed.leaseUntil, id), id)
+        .commit()
+    );
+    return committed.ok ? { job: claimed, versionstamp: committed.versionstamp } : undefined;
+  }
+
+  #start(job: JobRecord, versionstamp: string): void {
+    this.#running++;
+    const run = this.#run(job, versionstamp).finally(() => {
+      this.#running--;
+      this.#runningJobs.delete(run);
+      this.#kick?.();
+    });
+    this.#runningJobs.add(run);
+  }
+
+  async #run(job: JobRecord, versionstamp: string): Promise<void> {
+    let current = { job, versionstamp };
+    let lost = false;
+    // Renew the lease while the task runs; losing it means another listener took the job over.
+    const renew = setInterval(async () => {
+      const renewed = await this.#renewLease(current).catch(() => undefined);
+      if (renewed === undefined) lost = true;
+      else current = renewed;
+    }, Math.max(10, this.#leaseMs / 3));
+    let ok = true;
+    let value: unknown;
+    try {
+      const tasks = await this.#taskNames();
+      const task = tasks[job.task];
+      if (typeof task !== "function") {
+        throw new TypeError(`Cannot run the job as there is no task named "${job.task}"`);
+      }
+      value = await task(...(decode(job.args) as unknown[]));
+    } catch (error) {
+      ok = false;
+      value = error;
+    } finally {
+      clearInterval(renew);
+    }
+    if (lost) return;
+    await this.#settle(current, ok, value).catch((error) => {
+      console.error(`KvPool: cannot store the outcome of job ${job.id}:`, error);
+    });
+  }
+
+  async #renewLease(
+    current: { job: JobRecord; versionstamp: string },
+  ): Promise<{ job: JobRecord; versionstamp: string } | undefined> {
+    const { job, versionstamp } = current;
+    const renewed: JobRecord = { ...job, leaseUntil: Date.now() + this.#leaseMs };
+    const committed = await retryWhileBusy(() =>
+      this.#kv.atomic()
+        .check({ key: this.#key("job", job.id), versionstamp })
+        .set(this.#key("job", job.id), renewed)
+        .delete(this.#key("lease", job.leaseUntil, job.id))
+        .set(this.#key("lease", renewed.leaseUntil, job.id), job.id)
+        .commit()
+    );
+    return committed.ok ? { job: renewed, versionstamp: committed.versionstamp } : undefined;
+  }
+
+  /** Stores a run's outcome: done, a retry per the backoff schedule, or failed (dead letter). */
+  async #settle(
+    current: { job: JobRecord; versionstamp: string },
+    ok: boolean,
+    value: unknown,
+  ): Promise<void> {
+    const { job, versionstamp } = current;
+    const now = Date.now();
+    const jobKey = this.#key("job", job.id);
+    // What to write besides the check; built again for each attempt of the commit.
+    let apply: (atomic: Deno.AtomicOperation) => Deno.AtomicOperation;
+    if (ok) {
+      let result: Uint8Array;
+      try {
+        result = encode(value, "the job's result").slice();
+      } catch (error) {
+        return this.#settle(current, false, error);
+      }
+      const done: JobRecord = { ...job, state: "done", result, finishedAt: now, leaseUntil: 0 };
+      apply = (atomic) => atomic.set(jobKey, done, { expireIn: this.#resultTtl });
+    } else {
+      const error = encodeError(value);
+      const retryIn = this.#backoff[job.attempts - 1];
+      if (retryIn !== undefined) {
+        const retry: JobRecord = {
+          ...job,
+          state: "queued",
+          error,
+          notBefore: now + retryIn,
+          leaseUntil: 0,
+        };
+        apply = (atomic) =>
+          atomic.set(jobKey, retry)
+            .set(this.#key("ready", retry.notBefore, job.id), job.id)
+            .enqueue({ thetaKvPool: this.#name, id: job.id } satisfies WakeMessage, {
+              delay: retryIn,
+            });
+      } else {
+        const failed: JobRecord = {
+          ...job,
+          state: "failed",
+          error,
+          finishedAt: now,
+          leaseUntil: 0,
+        };
+        apply = (atomic) =>
+          atomic.set(jobKey, failed, { expireIn: this.#resultTtl })
+            .set(this.#key("dead", job.id), failed);
+      }
+    }
+    const committed = await retryWhileBusy(() =>
+      apply(
+        this.#kv.atomic()
+          .check({ key: jobKey, versionstamp })
+          .delete(this.#key("lease", job.leaseUntil, job.id)),
+      ).commit()
+    );
+    if (committed.ok) wakeFinishWaiters(`${this.#name}/${job.id}`);
+  }
+
+  /** Jobs whose listener stopped renewing its lease count as failed attempts. */
+  async #recoverExpiredLeases(): Promise<void> {
+    const expired = this.#kv.list<string>({
+      start: this.#key("lease"),
+      end: this.#key("lease", Date.now()),
+    }, { limit: 16 });
+    for await (const entry of expired) {
+      const record = await retryWhileBusy(() =>
+        this.#kv.get<JobRecord>(this.#key("job", entry.value))
+      );
+      const job = record.value;
+      if (job === null || job.state !== "running" || job.leaseUntil > Date.now()) {
+        await retryWhileBusy(() => this.#kv.atomic().check(entry).delete(entry.key).commit());
+        continue;
+      }
+      await this.#settle(
+        { job, versionstamp: record.versionstamp! },
+        false,
+        new Error(
+          `The listener running job ${job.id} stopped renewing its lease (it crashed or was killed)`,
+        ),
+      );
+    }
+  }
+
+  /**
+   * Stops listening; resolves once the jobs running here settled. Jobs still queued stay in KV
+   * for other listeners, or for the next `listen()`. The KV itself stays open.
+   *
+   * @returns A promise that resolves once closed.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const pools = listening.get(this.#kv);
+    if (pools?.get(this.#name) === this) pools.delete(this.#name);
+    this.#kick?.();
+    await this.#listening?.promise;
+  }
+
+  /** Closes the pool. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+function encodeError(error: unknown): Uint8Array {
+  try {
+    return encode(error, "the job's error").slice();
+  } catch {
+    const plain = new Error(error instanceof Error ? error.message : String(error));
+    if (error instanceof Error) plain.name = error.name;
+    return encode(plain).slice();
+  }
+}
+
+function statusOf(job: JobRecord): JobStatus {
+  const status: JobStatus = {
+    id: job.id,
+    task: job.task,
+    state: job.state,
+    attempts: job.attempts,
+    enqueuedAt: job.enqueuedAt,
+    notBefore: job.notBefore,
+  };
+  if (job.result !== undefined) status.result = decode(job.result);
+  if (job.error !== undefined) status.error = decode(job.error) as Error;
+  if (job.finishedAt !== undefined) status.finishedAt = job.finishedAt;
+  return status;
+}

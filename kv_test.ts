@@ -1,0 +1,172 @@
+import assert from "node:assert/strict";
+import { KvPool } from "./kv.ts";
+import { Store } from "./store.ts";
+import * as tasks from "./testdata/kv_tasks.ts";
+
+const TASKS = new URL("./testdata/kv_tasks.ts", import.meta.url);
+const LISTENER = new URL("./testdata/kv_listener.ts", import.meta.url);
+
+async function tempKvPath(): Promise<string> {
+  return `${await Deno.makeTempDir({ prefix: "theta_kv_" })}/jobs.sqlite3`;
+}
+
+/** Starts a listener process on `path`; resolves once it listens. */
+async function spawnListener(
+  path: string,
+  leaseMs: number,
+  env: Record<string, string> = {},
+): Promise<Deno.ChildProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--unstable-kv", "-A", LISTENER.pathname, path, String(leaseMs)],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+    env,
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const { value } = await reader.read();
+  assert.match(value ?? "", /listening/);
+  reader.releaseLock();
+  child.stdout.cancel().catch(() => {});
+  return child;
+}
+
+Deno.test("KvPool in one process", async (t) => {
+  const kv = await Deno.openKv(":memory:");
+  await using jobs = new KvPool(kv, { tasks, backoffSchedule: [10, 20] });
+  const listening = jobs.listen();
+
+  await t.step("submit resolves with the result; enqueue + status + result", async () => {
+    assert.equal(await jobs.submit("add", 2, 3), 5);
+    const id = await jobs.enqueue("add", [40, 2]);
+    assert.equal(typeof id, "string");
+    assert.equal(await jobs.result(id), 42);
+    const status = await jobs.status(id);
+    assert.equal(status?.state, "done");
+    assert.equal(status?.result, 42);
+    assert.equal(status?.attempts, 1);
+    assert.equal(await jobs.status("unknown"), undefined);
+  });
+
+  await t.step("a delayed job waits its delay", async () => {
+    const started = Date.now();
+    const id = await jobs.enqueue("startedAt", [], { delay: 100 });
+    assert.equal((await jobs.status(id))?.state, "queued");
+    const ranAt = await jobs.result(id) as number;
+    assert.ok(ranAt - started >= 95, `ran after ${ranAt - started} ms`);
+  });
+
+  await t.step("a throwing task is retried per schedule, then lands in dead letters", async () => {
+    const id = await jobs.enqueue("fail", ["always fails"]);
+    await assert.rejects(jobs.result(id), { name: "RangeError", message: "always fails" });
+    const status = await jobs.status(id);
+    assert.equal(status?.state, "failed");
+    assert.equal(status?.attempts, 3); // the first run and two retries
+    assert.ok(status?.error instanceof RangeError);
+    const dead = await jobs.deadLetters();
+    assert.deepEqual(dead.map((job) => job.id), [id]);
+  });
+
+  await t.step("bad input is refused clearly", async () => {
+    await assert.rejects(jobs.enqueue("nope" as "add", [1, 2]), {
+      name: "TypeError",
+      message: /no task named "nope"/,
+    });
+    await assert.rejects(jobs.submit(((x: number) => x) as never, 1), {
+      name: "TypeError",
+      message: /task name/,
+    });
+    await assert.rejects(jobs.enqueue("add", [{ f: () => 1 }] as never), {
+      name: "TypeError",
+      message: /args\[0\]\.f/,
+    });
+    await assert.rejects(jobs.enqueue("add", [1, 2], { delay: -1 }), RangeError);
+    await assert.rejects(jobs.listen(), { name: "TypeError", message: /already listens/ });
+    assert.throws(() => new KvPool({} as never, { tasks }), TypeError);
+    assert.throws(() => new KvPool(kv, { tasks, leaseMs: -1 }), RangeError);
+    assert.throws(() => new KvPool(kv, { tasks, concurrency: 0 }), RangeError);
+    assert.throws(() => new KvPool(kv, { tasks, name: "" }), TypeError);
+  });
+
+  await t.step("a KvPool is an Executor: a Store runs callbacks as KV jobs", async () => {
+    const store = new Store(jobs);
+    store.addCallback("n", "add");
+    // A callback gets one argument: add(value) = value + undefined = NaN, stored and returned.
+    assert.deepEqual(await Promise.all(store.writer("n").write(1)), [NaN]);
+  });
+
+  await jobs.close();
+  await listening;
+  kv.close();
+});
+
+Deno.test("KvPool survives a restart (file DB)", async () => {
+  const path = await tempKvPath();
+  {
+    const kv = await Deno.openKv(path);
+    const jobs = new KvPool(kv, { tasks: TASKS, name: "restart" });
+    await jobs.enqueue("add", [1, 2]); // no listener: the process "crashes" before running it
+    kv.close();
+  }
+  const kv = await Deno.openKv(path);
+  const jobs = new KvPool(kv, { tasks: TASKS, name: "restart" });
+  const listening = jobs.listen();
+  let id: string | undefined;
+  for await (const entry of kv.list<{ id: string }>({ prefix: ["theta", "restart", "job"] })) {
+    id = entry.value.id;
+  }
+  assert.equal(await jobs.result(id!), 3);
+  await jobs.close();
+  await listening;
+  kv.close();
+  await Deno.remove(path.replace(/\/jobs\.sqlite3$/, ""), { recursive: true });
+});
+
+Deno.test("KvPool across two processes on one file", async (t) => {
+  const path = await tempKvPath();
+  const kv = await Deno.openKv(path);
+
+  await t.step("another process picks up jobs within 250 ms; results come back", async () => {
+    const child = await spawnListener(path, 30_000);
+    const submitter = new KvPool<typeof tasks>(kv, { tasks: TASKS, name: "shared" });
+    const pickups: number[] = [];
+    const roundTrips: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const enqueuedAt = Date.now();
+      const id = await submitter.enqueue("startedAt", []);
+      const startedAt = await submitter.result(id) as number;
+      pickups.push(startedAt - enqueuedAt);
+      roundTrips.push(Date.now() - enqueuedAt);
+    }
+    assert.equal(await submitter.submit("add", 20, 22), 42);
+    child.stdin.close();
+    assert.equal((await child.status).code, 0);
+    const worst = Math.max(...pickups);
+    console.log(
+      `cross-process pickup: median ${pickups.sort((a, b) => a - b)[5]} ms, worst ${worst} ms; ` +
+        `round trip median ${roundTrips.sort((a, b) => a - b)[5]} ms`,
+    );
+    assert.ok(worst < 1000, `pickup within a generous bound (goal 250 ms): ${worst} ms`);
+  });
+
+  await t.step("a listener killed mid-job: its job re-runs elsewhere after the lease", async () => {
+    const child = await spawnListener(path, 300, { THETA_HANG: "1" });
+    const jobs = new KvPool<typeof tasks>(kv, { tasks: TASKS, name: "shared", leaseMs: 300 });
+    const id = await jobs.enqueue("hangInChild", []);
+    while ((await jobs.status(id))?.state !== "running") {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    child.kill("SIGKILL");
+    await child.status;
+    const listening = jobs.listen(); // this process takes over once the lease expires
+    assert.equal(await jobs.result(id), `ran in ${Deno.pid}`);
+    const status = await jobs.status(id);
+    assert.equal(status?.attempts, 2);
+    assert.match(status?.error?.message ?? "", /stopped renewing its lease/);
+    await jobs.close();
+    await listening;
+  });
+
+  kv.close();
+  await Deno.remove(path.replace(/\/jobs\.sqlite3$/, ""), { recursive: true });
+});
