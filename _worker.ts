@@ -82,6 +82,20 @@ export function workerSource(): string {
 }
 
 /**
+ * Fails early where there is no Worker (Deno Deploy), saying what to use instead.
+ *
+ * @param what Who needs a worker ("the thread \"x\"").
+ * @throws {TypeError} If this runtime has no Worker.
+ */
+export function requireWorkers(what: string): void {
+  if (!canSpawnWorkers()) {
+    throw new TypeError(
+      `Cannot start ${what} as this runtime has no Worker (on Deno Deploy, run tasks inline with new Pool() or as background jobs with KvPool)`,
+    );
+  }
+}
+
+/**
  * Starts a theta worker and sends it `init`.
  *
  * @param init The worker's role and shared memory.
@@ -91,11 +105,7 @@ export function workerSource(): string {
  * @throws {TypeError} If this runtime has no Worker.
  */
 export function spawnWorker(init: unknown, name: string, what: string): Worker {
-  if (!canSpawnWorkers()) {
-    throw new TypeError(
-      `Cannot start ${what} as this runtime has no Worker (on Deno Deploy, run tasks inline with new Pool() or as background jobs with KvPool)`,
-    );
-  }
+  requireWorkers(what);
   workerUrl ??= URL.createObjectURL(new Blob([workerSource()], { type: "text/javascript" }));
   const worker = new Worker(workerUrl, { type: "module", name });
   worker.postMessage(init);

@@ -30,7 +30,7 @@ import {
   unpackOutcome,
 } from "./_runtime.ts";
 import { toWire } from "./_shareable.ts";
-import { functionSource, moduleTarget, spawnWorker } from "./_worker.ts";
+import { functionSource, moduleTarget, requireWorkers, spawnWorker } from "./_worker.ts";
 import { Event, type WaitOptions } from "./sync.ts";
 
 export { WorkerCrashed } from "./_errors.ts";
@@ -183,7 +183,7 @@ export class StoppableThread<A extends unknown[] = [], R = unknown> {
    * @param target A self-contained function `(thread, ...args)`, or a module URL.
    * @param options Arguments, stop event, name and export.
    * @throws {TypeError} If the target is not a function or URL, is native, or an argument cannot
-   * be sent (the error names its path).
+   * be sent (the error names its path); if this runtime has no Worker (Deno Deploy).
    */
   constructor(
     target: ThreadTarget<A, R> | URL | string,
@@ -199,6 +199,7 @@ export class StoppableThread<A extends unknown[] = [], R = unknown> {
     this.#args = toWire(args, "args");
     this.stopEvent = options.stopEvent ?? new Event();
     this.name = options.name ?? `theta-thread-${++threadCount}`;
+    requireWorkers(`the thread "${this.name}"`);
     // join() is the place to see the error; without a join it must not end the process.
     this.#result.promise.catch(() => {});
   }
