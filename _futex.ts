@@ -44,14 +44,45 @@ export function remaining(deadline: number): number {
   return deadline === Infinity ? Infinity : Math.max(0, deadline - performance.now());
 }
 
-/** Blocks while `i32[index] === expected`, for at most `timeout` ms. */
+/**
+ * The kill word of the worker this code runs in, if it is a theta thread or pool worker.
+ *
+ * `Worker.terminate()` in Deno does not end a thread blocked in Atomics.wait, and a wait loop
+ * woken spuriously just sleeps again, so such a worker would never end (nor let the process
+ * exit). Its owner sets this word and wakes the worker's waits; every blocking wait checks the
+ * word and throws, unwinding to the runtime, which then closes the worker.
+ */
+export class Termination {
+  static word: Int32Array | undefined;
+
+  /** Whether this worker is being terminated. */
+  static requested(): boolean {
+    const word = Termination.word;
+    return word !== undefined && Atomics.load(word, 0) !== 0;
+  }
+
+  /** @throws {Error} If this worker is being terminated. */
+  static check(): void {
+    if (Termination.requested()) throw new Error("The worker was terminated while it waited");
+  }
+}
+
+/**
+ * Blocks while `i32[index] === expected`, for at most `timeout` ms. Every blocking wait in theta
+ * goes through here.
+ *
+ * @throws {Error} If this worker is being terminated (see Termination).
+ */
 export function waitSync(
   i32: Int32Array,
   index: number,
   expected: number,
   timeout: number,
 ): WaitResult {
-  return Atomics.wait(i32, index, expected, timeout);
+  Termination.check();
+  const result = Atomics.wait(i32, index, expected, timeout);
+  Termination.check();
+  return result;
 }
 
 /**
@@ -120,7 +151,7 @@ export function lock(i32: Int32Array, index: number, timeout = Infinity): boolea
   while (Atomics.exchange(i32, index, 2) !== 0) {
     const left = remaining(deadline);
     if (left === 0) return false;
-    Atomics.wait(i32, index, 2, left);
+    waitSync(i32, index, 2, left);
   }
   return true;
 }

@@ -13,6 +13,7 @@
 // exported, and import only bundled modules.
 
 import { decode, encode, UncloneableError } from "./_codec.ts";
+import { Termination, waitSync } from "./_futex.ts";
 import { ENDED, Ring, type RingHandle } from "./_ring.ts";
 import { fromWire, toWire } from "./_shareable.ts";
 import { Event, type EventHandle } from "./sync.ts";
@@ -44,7 +45,9 @@ export const REPLY_BY_MESSAGE = 5;
  * one whose ticket is negative.
  */
 export const PREFETCH = 4;
-export const STATE_BYTES = PREFETCH * 4;
+/** After the tickets, the worker's kill word (see Termination in _futex.ts). */
+export const STATE_KILL = PREFETCH;
+export const STATE_BYTES = (PREFETCH + 1) * 4;
 
 /** Words of a pool's doorbell: a sequence bumped on replies, and whether the pump sleeps. */
 export const BELL_SEQ = 0;
@@ -228,6 +231,7 @@ export class PoolWorker {
     this.requests = new Ring(init.requests);
     this.replies = new Ring(init.replies);
     this.state = new Int32Array(init.state);
+    Termination.word = new Int32Array(init.state, STATE_KILL * 4, 1);
     this.bell = new Int32Array(init.bell);
   }
 
@@ -297,7 +301,11 @@ export class PoolWorker {
       }
     }
     this.reply(REPLY_READY, 0, undefined);
-    await this.loop();
+    try {
+      await this.loop();
+    } catch (error) {
+      if (!Termination.requested()) throw error;
+    }
     quit();
   }
 
@@ -455,6 +463,9 @@ export class WorkerContext {
 /** A thread's status word: running, then done once its target settled. */
 export const THREAD_RUNNING = 0;
 export const THREAD_DONE = 1;
+/** A thread's status block: its status word, then its kill word (see Termination). */
+export const THREAD_KILL = 1;
+export const THREAD_STATUS_BYTES = 8;
 
 /** What a StoppableThread sends its worker. */
 export interface ThreadWorkerInit {
@@ -469,6 +480,7 @@ export interface ThreadWorkerInit {
 /** Runs a StoppableThread's target once, posts `{ kind: "done", outcome }`, and closes. */
 export async function runThread(scope: WorkerScope, init: ThreadWorkerInit): Promise<void> {
   const status = new Int32Array(init.status);
+  Termination.word = new Int32Array(init.status, THREAD_KILL * 4, 1);
   const finish = (): void => {
     Atomics.store(status, 0, THREAD_DONE);
     Atomics.notify(status, 0);
@@ -537,6 +549,8 @@ export async function runPeriodic(scope: WorkerScope, init: PeriodicWorkerInit):
   const control = new Int32Array(init.control, 0, 4);
   const settings = new Float64Array(init.control, 16, 2);
   const stats = new Float64Array(init.stats);
+  // Killed means killed: a run still blocked in a wait when kill() gives up on it ends there.
+  Termination.word = new Int32Array(init.control, PERIODIC_KILLED * 4, 1);
   const quit = installExitHooks(scope, () => scope.postMessage({ kind: "exited" }));
   const context = new WorkerContext(Event.from(init.stop), init.name);
   let fn: (...args: unknown[]) => unknown;
@@ -549,6 +563,26 @@ export async function runPeriodic(scope: WorkerScope, init: PeriodicWorkerInit):
     quit();
     return;
   }
+  try {
+    await periodicLoop(control, settings, stats, fn, args, scope, init.reportResults);
+  } catch (error) {
+    if (!Termination.requested()) throw error;
+  }
+  context.dispose();
+  scope.postMessage({ kind: "ended" });
+  quit();
+}
+
+/** The schedule of runPeriodic: runs until killed. */
+export async function periodicLoop(
+  control: Int32Array,
+  settings: Float64Array,
+  stats: Float64Array,
+  fn: (...args: unknown[]) => unknown,
+  args: unknown[],
+  scope: WorkerScope,
+  reportResults: boolean,
+): Promise<void> {
   let scheduled = NaN; // the last run's scheduled start; NaN: run as soon as started
   let floor = -Infinity; // the last run's end plus minWait
   let firstStart = NaN;
@@ -559,7 +593,7 @@ export async function runPeriodic(scope: WorkerScope, init: PeriodicWorkerInit):
     if (Atomics.load(control, PERIODIC_STARTED) === 0) {
       scheduled = NaN;
       stats[STAT_NEXT] = NaN;
-      Atomics.wait(control, PERIODIC_SEQ, seq);
+      waitSync(control, PERIODIC_SEQ, seq, Infinity);
       continue;
     }
     const now = epochNow();
@@ -569,7 +603,7 @@ export async function runPeriodic(scope: WorkerScope, init: PeriodicWorkerInit):
       : Math.max(scheduled + settings[PERIODIC_PERIOD]!, floor);
     stats[STAT_NEXT] = next;
     if (now < next) {
-      Atomics.wait(control, PERIODIC_SEQ, seq, next - now);
+      waitSync(control, PERIODIC_SEQ, seq, next - now);
       continue;
     }
     if (Number.isNaN(firstStart)) firstStart = now;
@@ -591,16 +625,13 @@ export async function runPeriodic(scope: WorkerScope, init: PeriodicWorkerInit):
     if (!ok) stats[STAT_ERRORS] = stats[STAT_ERRORS]! + 1;
     stats[STAT_USAGE] = end > firstStart ? busy / (end - firstStart) : 0;
     floor = end + settings[PERIODIC_MIN_WAIT]!;
-    if (!ok || init.reportResults) {
+    if (!ok || reportResults) {
       scope.postMessage({
         kind: "result",
         outcome: packOutcome(ok, value, ok ? "the periodic result" : "the periodic error"),
       });
     }
   }
-  context.dispose();
-  scope.postMessage({ kind: "ended" });
-  quit();
 }
 
 /** What a PollingMap sends its worker. */

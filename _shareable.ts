@@ -116,3 +116,31 @@ export function fromWire(value: unknown): unknown {
   for (const key of Object.keys(record)) record[key] = fromWire(record[key]);
   return record;
 }
+
+/** Control blocks above this size are data, not wait words: they are not notified. */
+export const WAKE_MAX_BYTES = 4096;
+
+/**
+ * Wakes every thread waiting on the shared memory of the shareables found in `value` (an
+ * argument list): a spurious wake-up, which every theta wait loop re-checks and sleeps again
+ * after. Called after terminating a worker, since `Worker.terminate()` does not interrupt a
+ * thread blocked in Atomics.wait and such a thread keeps the process from exiting.
+ */
+export function wakeWaiters(value: unknown, seen: Set<unknown> = new Set()): void {
+  if (typeof value !== "object" || value === null || seen.has(value)) return;
+  seen.add(value);
+  if (value instanceof SharedArrayBuffer) {
+    if (!value.growable && value.byteLength <= WAKE_MAX_BYTES) {
+      const words = new Int32Array(value, 0, value.byteLength >> 2);
+      for (let i = 0; i < words.length; i++) Atomics.notify(words, i);
+    }
+    return;
+  }
+  if (isShareable(value)) {
+    wakeWaiters(value[SHAREABLE], seen);
+    return;
+  }
+  if (ArrayBuffer.isView(value)) return;
+  const items = Array.isArray(value) ? value : Object.values(value);
+  for (const item of items) wakeWaiters(item, seen);
+}

@@ -15,7 +15,7 @@
 
 import { decode, encode, Encoded, SHAREABLE, UncloneableError } from "./_codec.ts";
 import { CallQueueClosed, QueueFull, QueueTimeout } from "./_errors.ts";
-import { checkTimeout, deadlineOf, pollFor, remaining, waitAsync } from "./_futex.ts";
+import { checkTimeout, deadlineOf, pollFor, remaining, waitAsync, waitSync } from "./_futex.ts";
 import { ENDED, NOTHING, PUT_DONE, PUT_FULL, Ring, type RingHandle } from "./_ring.ts";
 import { Shareables } from "./_shareable.ts";
 import { checkHandle } from "./sync.ts";
@@ -406,7 +406,7 @@ export class CallItem<R = unknown> {
       const state = this.#core.slotState(this.#call.slot);
       if (state === SLOT_PENDING || state === SLOT_RUNNING || state === SLOT_WRITING) {
         // Wake now and then to notice a finished queue, whose owner never answers.
-        Atomics.wait(
+        waitSync(
           this.#core.control,
           CQ_SLOT_BASE + this.#call.slot,
           state,
@@ -640,7 +640,7 @@ export class CallQueue<H extends Handlers = Handlers> {
       }
       const seq = Atomics.load(this.#core.control, CQ_FREED_SEQ);
       if (this.#core.tryClaim() >= 0) continue;
-      Atomics.wait(this.#core.control, CQ_FREED_SEQ, seq, Math.min(left, 100));
+      waitSync(this.#core.control, CQ_FREED_SEQ, seq, Math.min(left, 100));
     }
   }
 
@@ -793,7 +793,7 @@ export class CallQueue<H extends Handlers = Handlers> {
       if (index >= 0) return this.#collected.splice(index, 1)[0]!.item;
       const left = remaining(deadline);
       if (left === 0) return undefined;
-      Atomics.wait(control, CQ_DONE_SEQ, seq, Math.min(left, 100));
+      waitSync(control, CQ_DONE_SEQ, seq, Math.min(left, 100));
     }
   }
 

@@ -32,8 +32,9 @@ import {
   REQUEST_BY_MESSAGE,
   REQUEST_CALL,
   STATE_BYTES,
+  STATE_KILL,
 } from "./_runtime.ts";
-import { fromWire, toWire } from "./_shareable.ts";
+import { fromWire, toWire, wakeWaiters } from "./_shareable.ts";
 import { canSpawnWorkers, cores, functionSource, spawnWorker } from "./_worker.ts";
 
 export { BackgroundError, PoolClosed, QueueFull, WorkerCrashed } from "./_errors.ts";
@@ -740,7 +741,9 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     slot.freeTickets.push(job.ticket);
     job.slot = undefined;
     job.ticket = -1;
-    this.#inflight--;
+    // The pump sleeps while tasks are in flight, holding a timer; with none left it must wake to
+    // end, or the timer would keep the process alive.
+    if (--this.#inflight === 0) this.#wakePump();
   }
 
   /**
@@ -886,11 +889,17 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   }
 
   /** Ends a worker and forgets it; its jobs must have been dealt with. */
-  #retire(slot: WorkerSlot): void {
+  #retire(slot: WorkerSlot, running?: Job): void {
     if (slot.dead) return;
     slot.dead = true;
     if (slot.idleTimer !== undefined) clearTimeout(slot.idleTimer);
+    // terminate() does not end a thread blocked in Atomics.wait, and such a thread keeps the
+    // process from exiting: flag the worker killed and wake it wherever it may wait (its own
+    // ring, or a shared object its running task got as an argument).
+    Atomics.store(slot.tickets, STATE_KILL, 1);
+    slot.requests.stop();
     slot.worker.terminate();
+    if (running !== undefined) wakeWaiters(running.args);
     const index = this.#slots.indexOf(slot);
     if (index >= 0) this.#slots.splice(index, 1);
   }
@@ -949,7 +958,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
       // Running: its worker is ended and replaced; its other jobs move first.
       this.#detach(job);
       this.#evacuate(slot);
-      this.#retire(slot);
+      this.#retire(slot, job);
       this.#wakePump();
     }
     this.#settle(job, false, reason);
@@ -1226,6 +1235,12 @@ export interface ParalleliseOptions<A extends unknown[]> {
    * @default {undefined}
    */
   pool?: Pool;
+  /**
+   * Called as each job settles, with the jobs settled so far and the total: for progress lines.
+   *
+   * @default {undefined}
+   */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /**
@@ -1274,6 +1289,7 @@ export async function parallelise<A extends unknown[], R>(
     const results = new Array<Awaited<R> | undefined>(numJobs).fill(undefined);
     let firstFailure: BackgroundError | undefined;
     let next = 0;
+    let settled = 0;
     const worker = async (): Promise<void> => {
       while (next < numJobs) {
         const jobId = next++;
@@ -1286,6 +1302,7 @@ export async function parallelise<A extends unknown[], R>(
             firstFailure ??= new BackgroundError(jobId, error);
           }
         }
+        options.onProgress?.(++settled, numJobs);
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, numJobs) }, worker));

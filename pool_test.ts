@@ -412,12 +412,15 @@ Deno.test("Pool.map is lazy, bounded and cancellable", async (t) => {
 });
 
 Deno.test("parallelise (mt.base)", async (t) => {
-  await t.step("results in job order, with extra args", async () => {
+  await t.step("results in job order, with extra args and progress", async () => {
+    const progress: string[] = [];
     const results = await parallelise((id: number, scale: number) => id * scale, 6, {
       args: [10],
       concurrency: 2,
+      onProgress: (done, total) => progress.push(`${done}/${total}`),
     });
     assert.deepEqual(results, [0, 10, 20, 30, 40, 50]);
+    assert.deepEqual(progress, ["1/6", "2/6", "3/6", "4/6", "5/6", "6/6"]);
   });
 
   await t.step(

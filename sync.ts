@@ -20,6 +20,7 @@ import {
   tryLock,
   unlock,
   waitAsync,
+  waitSync,
 } from "./_futex.ts";
 import { Shareables } from "./_shareable.ts";
 
@@ -173,7 +174,7 @@ export class Event {
     while (Atomics.load(this.#flag, 0) === 0) {
       const left = remaining(deadline);
       if (left === 0) return false;
-      Atomics.wait(this.#flag, 0, 0, left);
+      waitSync(this.#flag, 0, 0, left);
     }
     return true;
   }
@@ -414,7 +415,7 @@ export class Semaphore {
     while (!this.#tryTake()) {
       const left = remaining(deadline);
       if (left === 0) return false;
-      Atomics.wait(this.#permits, 0, 0, left);
+      waitSync(this.#permits, 0, 0, left);
     }
     return true;
   }

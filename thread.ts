@@ -25,11 +25,13 @@ import {
   STAT_SLOTS,
   STAT_USAGE,
   type TargetSpec,
+  THREAD_KILL,
   THREAD_RUNNING,
+  THREAD_STATUS_BYTES,
   type ThreadWorkerInit,
   unpackOutcome,
 } from "./_runtime.ts";
-import { toWire } from "./_shareable.ts";
+import { toWire, wakeWaiters } from "./_shareable.ts";
 import { functionSource, moduleTarget, requireWorkers, spawnWorker } from "./_worker.ts";
 import { Event, type WaitOptions } from "./sync.ts";
 
@@ -172,7 +174,8 @@ export class StoppableThread<A extends unknown[] = [], R = unknown> {
   readonly name: string;
   readonly #target: TargetSpec;
   readonly #args: unknown;
-  readonly #status: Int32Array = new Int32Array(new SharedArrayBuffer(4));
+  readonly #shared: unknown[];
+  readonly #status: Int32Array = new Int32Array(new SharedArrayBuffer(THREAD_STATUS_BYTES));
   readonly #result: PromiseWithResolvers<R> = Promise.withResolvers<R>();
   #worker: Worker | undefined;
   #settled = false;
@@ -197,6 +200,7 @@ export class StoppableThread<A extends unknown[] = [], R = unknown> {
       );
     }
     this.#args = toWire(args, "args");
+    this.#shared = args;
     this.stopEvent = options.stopEvent ?? new Event();
     this.name = options.name ?? `theta-thread-${++threadCount}`;
     requireWorkers(`the thread "${this.name}"`);
@@ -337,10 +341,14 @@ export class StoppableThread<A extends unknown[] = [], R = unknown> {
   terminate(): void {
     if (this.#worker === undefined || this.#settled) return;
     this.stopEvent.set();
+    Atomics.store(this.#status, THREAD_KILL, 1);
     this.#settle({
       ok: false,
       value: new WorkerCrashed(`The thread "${this.name}" was terminated`),
     });
+    // A target blocked on a shared queue or lock it got as an argument must wake to see the
+    // kill word (see Termination in _futex.ts).
+    wakeWaiters(this.#shared);
   }
 
   /** Stops the thread and waits for it to end; its error, if any, is left to `join()`. */
@@ -493,6 +501,7 @@ export class Periodic<R = unknown> {
   readonly #ended: PromiseWithResolvers<void> = Promise.withResolvers<void>();
   readonly #onResult: ((value: R) => void) | undefined;
   readonly #onError: (error: Error) => void;
+  readonly #args: unknown[];
   #alive = true;
   #killing: Promise<void> | undefined;
 
@@ -513,7 +522,8 @@ export class Periodic<R = unknown> {
       );
     }
     const spec = targetSpecOf(target, options.export, "the periodic target");
-    const args = toWire(options.args ?? [], "args");
+    this.#args = options.args ?? [];
+    const args = toWire(this.#args, "args");
     const control = new SharedArrayBuffer(PERIODIC_CONTROL_BYTES);
     const stats = new SharedArrayBuffer(STAT_SLOTS * 8);
     this.#control = new Int32Array(control, 0, 4);
@@ -550,6 +560,7 @@ export class Periodic<R = unknown> {
   #onMessage(data: { kind: string; outcome?: Outcome }): void {
     switch (data.kind) {
       case "result": {
+        if (this.#killing !== undefined) return; // a run cut short by kill() is no error
         const { ok, value } = unpackOutcome(data.outcome!);
         this.#report(ok, value);
         return;
@@ -641,7 +652,10 @@ export class Periodic<R = unknown> {
     Atomics.store(this.#control, PERIODIC_KILLED, 1);
     this.#stopEvent.set();
     this.#signal();
-    const grace = setTimeout(() => this.#end(), KILL_GRACE_MS);
+    const grace = setTimeout(() => {
+      this.#end();
+      wakeWaiters(this.#args); // a run blocked on a shared object it got must wake to end
+    }, KILL_GRACE_MS);
     this.#killing = this.#ended.promise.finally(() => clearTimeout(grace));
     return this.#killing;
   }

@@ -372,3 +372,21 @@ Deno.test("PollingMap ports fandango's ThreadDict", async (t) => {
     assert.throws(() => new PollingMap({ read: 5 as never }), TypeError);
   });
 });
+
+Deno.test("terminate() ends workers blocked on a shared queue; the process exits", async () => {
+  const { code, stdout } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      new URL("./testdata/terminate_blocked.ts", import.meta.url).pathname,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+    signal: AbortSignal.timeout(30_000),
+  }).output();
+  assert.equal(code, 0);
+  assert.equal(
+    new TextDecoder().decode(stdout),
+    "thread: WorkerCrashed\npool task: TimeoutError\ndone\n",
+  );
+});
