@@ -86,7 +86,9 @@ export type TakeResult = unknown;
 
 /** The structured-cloneable description of a ring, to rebuild it in another thread. */
 export interface RingHandle {
+  /** Counters, limits, locks and wait words. */
   readonly control: SharedArrayBuffer;
+  /** The records (a growable SharedArrayBuffer). */
   readonly data: SharedArrayBuffer;
 }
 

@@ -10,6 +10,7 @@ import * as ring from "./_ring.ts";
 import * as shareable from "./_shareable.ts";
 import * as sync from "./sync.ts";
 import * as queue from "./queue.ts";
+import * as callqueueSlots from "./_callqueue_slots.ts";
 import * as callqueue from "./callqueue.ts";
 import * as channel from "./channel.ts";
 import * as runtime from "./_runtime.ts";
@@ -76,7 +77,19 @@ export function moduleTarget(
 /** The source every theta worker runs. */
 export function workerSource(): string {
   return bundleSource(
-    [errors, codec, futex, ring, shareable, sync, queue, callqueue, channel, runtime],
+    [
+      errors,
+      codec,
+      futex,
+      ring,
+      shareable,
+      sync,
+      queue,
+      callqueueSlots,
+      callqueue,
+      channel,
+      runtime,
+    ],
     "runtimeMain();",
   );
 }

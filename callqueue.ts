@@ -13,14 +13,34 @@
 // This file is part of the worker bundle (see _bundle.ts): keep every module-level binding
 // exported, and only functions, classes and primitives.
 
-import { decode, encode, Encoded, SHAREABLE, UncloneableError } from "./_codec.ts";
+import { encode, Encoded, SHAREABLE } from "./_codec.ts";
 import { CallQueueClosed, QueueFull, QueueTimeout } from "./_errors.ts";
 import { checkTimeout, deadlineOf, pollFor, remaining, waitAsync, waitSync } from "./_futex.ts";
 import { ENDED, NOTHING, PUT_DONE, PUT_FULL, Ring, type RingHandle } from "./_ring.ts";
+import {
+  CALLER_POLL_MS,
+  CallQueueCore,
+  CQ_CLOSED,
+  CQ_DONE_SEQ,
+  CQ_FINISHED,
+  CQ_FLAGS,
+  CQ_FREED_SEQ,
+  CQ_SLOT_BASE,
+  DEFAULT_SLOTS,
+  outcomeOf,
+  PendingCall,
+  SLOT_INITIAL_BYTES,
+  SLOT_MAX_BYTES,
+  SLOT_PENDING,
+  SLOT_READY,
+  SLOT_RUNNING,
+  SLOT_WRITING,
+} from "./_callqueue_slots.ts";
 import { Shareables } from "./_shareable.ts";
 import { checkHandle } from "./sync.ts";
 
 export { CallQueueClosed, QueueFull, QueueTimeout } from "./_errors.ts";
+export type { RingHandle } from "./_ring.ts";
 
 /** Where a failing call's error is raised (the recipe's `raise_exception` 1, 2, 3 and 0). */
 export type RaiseMode = "caller" | "receiver" | "both" | "none";
@@ -99,238 +119,16 @@ export interface ServeOptions {
 
 /** The structured-cloneable description of a call queue. */
 export interface CallQueueHandle {
+  /** Always `"CallQueue"`. */
   readonly kind: "CallQueue";
+  /** The ring the calls travel through. */
   readonly requests: RingHandle;
+  /** Flags, sequences and one state word per reply slot. */
   readonly control: SharedArrayBuffer;
+  /** The reply slots, where results come back. */
   readonly slots: readonly SharedArrayBuffer[];
+  /** The handlers' names, so that callers refuse unknown ones at once. */
   readonly names: readonly string[];
-}
-
-/** Control words: flags, the result sequence, then one state word per slot. */
-export const CQ_FLAGS = 0;
-export const CQ_DONE_SEQ = 1;
-export const CQ_FREED_SEQ = 2;
-export const CQ_SLOT_BASE = 4;
-export const CQ_CLOSED = 1;
-export const CQ_FINISHED = 2;
-
-export const SLOT_FREE = 0;
-export const SLOT_PENDING = 1;
-export const SLOT_RUNNING = 2;
-export const SLOT_WRITING = 3;
-export const SLOT_READY = 4;
-export const SLOT_ABANDONED = 5;
-export const SLOT_REFUSED = 6;
-
-/** A slot's header: outcome kind and byte length (Int32), then the encoded value. */
-export const OUTCOME_OK = 1;
-export const OUTCOME_ERROR = 2;
-export const SLOT_HEADER = 8;
-export const SLOT_INITIAL_BYTES = 256;
-export const SLOT_MAX_BYTES = 16 * 1024 * 1024;
-export const DEFAULT_SLOTS = 64;
-/** How long a blocking caller polls its slot before it sleeps, in ms. */
-export const CALLER_POLL_MS = 0.05;
-
-/** A call's state on the caller's side. */
-export class PendingCall {
-  readonly slot: number;
-  readonly raise: RaiseMode;
-  readonly altReturn: unknown;
-  /** "pending" until harvested from the slot. */
-  state: "pending" | "ok" | "error" | "refused" | "abandoned" = "pending";
-  value: unknown;
-
-  constructor(slot: number, raise: RaiseMode, altReturn: unknown) {
-    this.slot = slot;
-    this.raise = raise;
-    this.altReturn = altReturn;
-  }
-}
-
-/**
- * The state shared by every instance of one call queue, in any thread: the request ring, the
- * control words and the reply slots.
- */
-export class CallQueueCore {
-  readonly handle: CallQueueHandle;
-  readonly requests: Ring;
-  readonly control: Int32Array;
-  readonly slots: readonly SharedArrayBuffer[];
-  readonly names: ReadonlySet<string>;
-  #nextSlot = 0;
-
-  constructor(handle: CallQueueHandle) {
-    this.handle = handle;
-    this.requests = new Ring(handle.requests);
-    this.control = new Int32Array(handle.control);
-    this.slots = handle.slots;
-    this.names = new Set(handle.names);
-  }
-
-  get closed(): boolean {
-    return (Atomics.load(this.control, CQ_FLAGS) & CQ_CLOSED) !== 0;
-  }
-
-  get finished(): boolean {
-    return (Atomics.load(this.control, CQ_FLAGS) & CQ_FINISHED) !== 0;
-  }
-
-  slotState(slot: number): number {
-    return Atomics.load(this.control, CQ_SLOT_BASE + slot);
-  }
-
-  /** Claims a free slot; -1 if none is free. Starts where the last search ended. */
-  tryClaim(): number {
-    const count = this.slots.length;
-    for (let i = 0; i < count; i++) {
-      const slot = (this.#nextSlot + i) % count;
-      if (
-        Atomics.compareExchange(this.control, CQ_SLOT_BASE + slot, SLOT_FREE, SLOT_PENDING) ===
-          SLOT_FREE
-      ) {
-        this.#nextSlot = slot + 1;
-        return slot;
-      }
-    }
-    return -1;
-  }
-
-  free(slot: number): void {
-    Atomics.store(this.control, CQ_SLOT_BASE + slot, SLOT_FREE);
-    Atomics.add(this.control, CQ_FREED_SEQ, 1);
-    Atomics.notify(this.control, CQ_FREED_SEQ);
-  }
-
-  /** Sets a slot's state and wakes its caller and collectors. */
-  publish(slot: number, state: number): void {
-    Atomics.store(this.control, CQ_SLOT_BASE + slot, state);
-    Atomics.notify(this.control, CQ_SLOT_BASE + slot);
-    Atomics.add(this.control, CQ_DONE_SEQ, 1);
-    Atomics.notify(this.control, CQ_DONE_SEQ);
-  }
-
-  /**
-   * Owner side: moves a taken call's slot to RUNNING.
-   *
-   * @returns False if its caller abandoned it (the slot is then freed and the call skipped).
-   */
-  begin(slot: number): boolean {
-    const index = CQ_SLOT_BASE + slot;
-    if (Atomics.compareExchange(this.control, index, SLOT_PENDING, SLOT_RUNNING) === SLOT_PENDING) {
-      return true;
-    }
-    this.free(slot);
-    return false;
-  }
-
-  /** Owner side: writes a call's outcome, unless its caller left. */
-  answer(slot: number, ok: boolean, value: unknown): void {
-    const index = CQ_SLOT_BASE + slot;
-    if (Atomics.compareExchange(this.control, index, SLOT_RUNNING, SLOT_WRITING) !== SLOT_RUNNING) {
-      this.free(slot);
-      return;
-    }
-    let kind = ok ? OUTCOME_OK : OUTCOME_ERROR;
-    let bytes: Uint8Array;
-    try {
-      bytes = encode(value, ok ? "the call's result" : "the call's error");
-    } catch (error) {
-      if (!(error instanceof UncloneableError)) throw error;
-      kind = OUTCOME_ERROR;
-      bytes = encode(ok ? new TypeError(error.message) : new Error(String(value)));
-    }
-    const buffer = this.slots[slot]!;
-    const needed = SLOT_HEADER + bytes.length;
-    if (needed > buffer.byteLength) {
-      if (needed > buffer.maxByteLength) {
-        kind = OUTCOME_ERROR;
-        bytes = encode(
-          new RangeError(
-            `Cannot return the call's result as it is too large: current value is ${bytes.length} bytes, the limit ${
-              buffer.maxByteLength - SLOT_HEADER
-            }`,
-          ),
-        );
-      } else {
-        buffer.grow(Math.min(buffer.maxByteLength, Math.max(needed, buffer.byteLength * 2)));
-      }
-    }
-    const header = new Int32Array(buffer, 0, 2);
-    header[0] = kind;
-    header[1] = bytes.length;
-    new Uint8Array(buffer, SLOT_HEADER, bytes.length).set(bytes);
-    this.publish(slot, SLOT_READY);
-  }
-
-  /** Owner side: refuses a queued call (the queue closed before it ran). */
-  refuse(slot: number): void {
-    const index = CQ_SLOT_BASE + slot;
-    if (Atomics.compareExchange(this.control, index, SLOT_PENDING, SLOT_REFUSED) !== SLOT_PENDING) {
-      this.free(slot);
-      return;
-    }
-    this.publish(slot, SLOT_REFUSED);
-  }
-
-  /**
-   * Caller side: takes a finished call's outcome out of its slot and frees the slot.
-   *
-   * @returns False if the call has not finished.
-   */
-  harvest(call: PendingCall): boolean {
-    if (call.state !== "pending") return true;
-    const state = this.slotState(call.slot);
-    if (state === SLOT_READY) {
-      const buffer = this.slots[call.slot]!;
-      const header = new Int32Array(buffer, 0, 2);
-      const kind = header[0];
-      call.value = decode(new Uint8Array(buffer, SLOT_HEADER, header[1]).slice());
-      call.state = kind === OUTCOME_OK ? "ok" : "error";
-    } else if (state === SLOT_REFUSED) {
-      call.state = "refused";
-    } else if (state === SLOT_PENDING && this.finished) {
-      // The owner will take no more calls; leave unless it took this one meanwhile.
-      if (!this.abandon(call)) return this.harvest(call);
-      call.state = "refused";
-      return true;
-    } else {
-      return false;
-    }
-    this.free(call.slot);
-    return true;
-  }
-
-  /**
-   * Caller side: gives up on a call.
-   *
-   * @returns True if abandoned; false if the owner is writing or wrote its outcome.
-   */
-  abandon(call: PendingCall): boolean {
-    const index = CQ_SLOT_BASE + call.slot;
-    for (const from of [SLOT_PENDING, SLOT_RUNNING]) {
-      if (Atomics.compareExchange(this.control, index, from, SLOT_ABANDONED) === from) {
-        call.state = "abandoned";
-        return true;
-      }
-    }
-    return false;
-  }
-}
-
-/** The caller's view of a finished call: its value, or the error per its raise mode. */
-export function outcomeOf(call: PendingCall, name: string): unknown {
-  switch (call.state) {
-    case "ok":
-      return call.value;
-    case "error":
-      if (call.raise === "caller" || call.raise === "both") throw call.value;
-      return call.altReturn;
-    case "refused":
-      throw new CallQueueClosed(`Cannot call "${name}" as the call queue was closed before it ran`);
-    default:
-      throw new QueueTimeout(`Cannot get the result of "${name}" as the call was abandoned`);
-  }
 }
 
 /**
@@ -683,6 +481,15 @@ export class CallQueue<H extends Handlers = Handlers> {
     args: Parameters<H[K]>,
     options: CallOptions & { wait: false },
   ): CallItem<Awaited<ReturnType<H[K]>>>;
+  /**
+   * Calls handler `name` in the owner's thread and blocks until it ran.
+   *
+   * @param name The handler's name.
+   * @param args Its arguments.
+   * @param options `timeout`, `raise` and `altReturn`.
+   * @returns The handler's result (or `altReturn`).
+   * @throws Like the non-blocking form, and the handler's error when raised in the caller.
+   */
   call<K extends keyof H & string>(
     name: K,
     args?: Parameters<H[K]>,

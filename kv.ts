@@ -314,6 +314,14 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
    * @throws The task's error, once its retries are used up.
    */
   submit<K extends TaskName<M>>(name: K, ...args: TaskArgs<M, K>): Promise<TaskResult<M, K>>;
+  /**
+   * The `Executor` form of `submit`, for code written against any executor (`Store`).
+   *
+   * @param task The task's name (a function is refused: it cannot be stored).
+   * @param args Its arguments.
+   * @returns The task's result.
+   * @throws {TypeError} If `task` is not a known task name.
+   */
   // deno-lint-ignore no-explicit-any
   submit<R>(task: Task<any[], R> | string, ...args: unknown[]): Promise<R>;
   async submit(name: unknown, ...args: unknown[]): Promise<unknown> {

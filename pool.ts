@@ -492,6 +492,15 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     args?: TaskArgs<M, K>,
     options?: RunOptions,
   ): Promise<TaskResult<M, K>>;
+  /**
+   * Runs a self-contained function as a task and resolves with its result.
+   *
+   * @param task The function: its source runs in a worker, without its closure.
+   * @param args Its arguments.
+   * @param options A signal, a timeout, objects to transfer.
+   * @returns The task's result.
+   * @throws Like the named form.
+   */
   run<A extends unknown[], R>(
     task: (...args: A) => R,
     args?: A,
