@@ -206,3 +206,48 @@ export function pollFor(ready: () => boolean, ms: number = POLL_MS): boolean {
   } while (performance.now() < until);
   return false;
 }
+
+/**
+ * How long a waiter that polled in vain keeps checking between event-loop turns before it sleeps
+ * in `Atomics.waitAsync`, in ms. Deno delivers a waitAsync wake-up 100 us or more after the
+ * notify, while yielding a turn costs about 3 us: checking between turns answers a reply that
+ * comes a little late without that cost, and still lets other work run.
+ */
+export const YIELD_POLL_MS = 0.5;
+
+/**
+ * Yields to the event loop for one macrotask turn (a MessageChannel message: timers are clamped
+ * to a millisecond). The channel is made on first use and must be closed after, since an open
+ * port keeps the process alive.
+ */
+export class MacrotaskYielder {
+  #channel: MessageChannel | undefined;
+  #resume: (() => void) | undefined;
+
+  /** Resolves after one event-loop turn. */
+  next(): Promise<void> {
+    if (this.#channel === undefined) {
+      this.#channel = new MessageChannel();
+      this.#channel.port1.onmessage = () => {
+        const resume = this.#resume;
+        this.#resume = undefined;
+        resume?.();
+      };
+    }
+    const channel = this.#channel;
+    return new Promise<void>((resolve) => {
+      this.#resume = resolve;
+      channel.port2.postMessage(0);
+    });
+  }
+
+  /** Closes the channel, if any. */
+  close(): void {
+    if (this.#channel === undefined) return;
+    this.#channel.port1.close();
+    this.#channel.port2.close();
+    this.#channel = undefined;
+    this.#resume?.();
+    this.#resume = undefined;
+  }
+}

@@ -360,14 +360,17 @@ export class Ring {
   /**
    * Removes the oldest value, blocking until there is one.
    *
+   * @param timeout Milliseconds to wait at most; no limit if undefined.
+   * @param spinMs How long to poll before sleeping, beyond the usual few microseconds: for a
+   * dedicated consumer whose producer answers quickly but not at once (a pool worker).
    * @returns The value, ENDED if stopped and drained, TIMED_OUT on timeout.
    */
-  take(timeout?: number): unknown {
+  take(timeout?: number, spinMs = 0): unknown {
     const deadline = deadlineOf(timeout);
     for (;;) {
       const result = this.#tryTake();
       if (result !== NOTHING) return result;
-      if (this.#spinWhileEmpty()) continue;
+      if (this.#spinWhileEmpty(spinMs)) continue;
       const state = this.#registerUnlessReadable(deadline);
       if (state === MUST_WAIT) {
         waitSync(this.ctl, CTL_READ_SEQ, this.#waitSeq, remaining(deadline));
@@ -502,12 +505,15 @@ export class Ring {
    * Polls for an item for a few microseconds; true if one appeared. A stop ends the polling
    * with false, so that the caller's registration step reports it.
    */
-  #spinWhileEmpty(): boolean {
+  #spinWhileEmpty(spinMs: number): boolean {
     const ctl = this.ctl;
-    for (let i = 0; i < SPIN_POLLS; i++) {
-      if (this.#available() > 0) return true;
-      if (Atomics.load(ctl, CTL_FLAGS) & FLAG_STOPPED) return false;
-    }
+    const until = spinMs > 0 ? performance.now() + spinMs : 0;
+    do {
+      for (let i = 0; i < SPIN_POLLS; i++) {
+        if (this.#available() > 0) return true;
+        if (Atomics.load(ctl, CTL_FLAGS) & FLAG_STOPPED) return false;
+      }
+    } while (performance.now() < until);
     return false;
   }
 

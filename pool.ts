@@ -14,7 +14,7 @@
 
 import { encode, Encoded, UncloneableError } from "./_codec.ts";
 import { BackgroundError, PoolClosed, QueueFull, WorkerCrashed } from "./_errors.ts";
-import { checkTimeout, pollFor, waitAsync } from "./_futex.ts";
+import { checkTimeout, MacrotaskYielder, pollFor, waitAsync, YIELD_POLL_MS } from "./_futex.ts";
 import { Ring } from "./_ring.ts";
 import {
   BELL_BYTES,
@@ -422,6 +422,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   #completed = 0;
   #failed = 0;
   #moduleExports: Promise<Record<string, unknown>> | undefined;
+  readonly #yielder: MacrotaskYielder = new MacrotaskYielder();
 
   /**
    * Creates a pool. Workers start on demand, when tasks arrive.
@@ -772,20 +773,33 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     if (this.#pumping) return;
     this.#pumping = true;
     const bell = this.#bell;
+    let idleSince = NaN;
     try {
       while (this.#inflight > 0) {
-        if (this.#drainReplies()) continue;
+        if (this.#drainReplies()) {
+          idleSince = NaN;
+          continue;
+        }
         if (this.#pollReplies()) continue;
+        // No reply yet: check between event-loop turns for a while, then sleep.
+        if (Number.isNaN(idleSince)) idleSince = performance.now();
+        if (performance.now() - idleSince < YIELD_POLL_MS) {
+          await this.#yielder.next();
+          continue;
+        }
         Atomics.store(bell, BELL_WAITING, 1);
         const seq = Atomics.load(bell, BELL_SEQ);
         if (this.#drainReplies() || this.#inflight === 0) {
           Atomics.store(bell, BELL_WAITING, 0);
           continue;
         }
+        this.#yielder.close(); // an open port would keep the process alive while asleep
         await waitAsync(bell, BELL_SEQ, seq, Infinity);
         Atomics.store(bell, BELL_WAITING, 0);
+        idleSince = NaN;
       }
     } finally {
+      this.#yielder.close();
       this.#pumping = false;
     }
   }
