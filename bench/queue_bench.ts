@@ -30,7 +30,7 @@ Deno.bench("EvictingQueue: put + get, small object", { group: "queue" }, () => {
   queue.put(small);
   queue.get();
 });
-Deno.bench("EvictingQueue: evicting put on a full queue", { group: "queue" }, (b) => {
+Deno.bench("EvictingQueue: 1000 evicting puts on a full queue", { group: "queue" }, (b) => {
   const full = new EvictingQueue<number>(16);
   for (let i = 0; i < 16; i++) full.put(i);
   b.start();
