@@ -8,6 +8,7 @@ import * as codec from "./_codec.ts";
 import * as futex from "./_futex.ts";
 import * as ring from "./_ring.ts";
 import * as shareable from "./_shareable.ts";
+import * as checks from "./_checks.ts";
 import * as sync from "./sync.ts";
 import * as queue from "./queue.ts";
 import * as callqueueSlots from "./_callqueue_slots.ts";
@@ -83,6 +84,7 @@ export function workerSource(): string {
       futex,
       ring,
       shareable,
+      checks,
       sync,
       queue,
       callqueueSlots,

@@ -37,7 +37,7 @@ import {
   SLOT_WRITING,
 } from "./_callqueue_slots.ts";
 import { Shareables } from "./_shareable.ts";
-import { checkHandle } from "./sync.ts";
+import { checkHandle } from "./_checks.ts";
 
 export { CallQueueClosed, QueueFull, QueueTimeout } from "./_errors.ts";
 export type { RingHandle } from "./_ring.ts";

@@ -6,20 +6,18 @@
 // exported, and only functions, classes and primitives.
 
 import { SHAREABLE } from "./_codec.ts";
-import { ChannelClosed, QueueTimeout } from "./_errors.ts";
+import { QueueTimeout } from "./_errors.ts";
 import { checkTimeout, deadlineOf, remaining } from "./_futex.ts";
-import {
-  ENDED,
-  PUT_DONE,
-  PUT_STOPPED,
-  PUT_TIMED_OUT,
-  PUT_TOO_LARGE,
-  Ring,
-  type RingHandle,
-  TIMED_OUT,
-} from "./_ring.ts";
+import { ENDED, Ring, type RingHandle, TIMED_OUT } from "./_ring.ts";
 import { Shareables } from "./_shareable.ts";
-import { checkHandle, type WaitOptions, waitOptionsOf } from "./sync.ts";
+import type { WaitOptions } from "./sync.ts";
+import {
+  checkCount,
+  checkHandle,
+  checkPutStatus,
+  MAX_CHANNEL_SIZE,
+  waitOptionsOf,
+} from "./_checks.ts";
 
 export { ChannelClosed, QueueTimeout } from "./_errors.ts";
 export type { WaitOptions } from "./sync.ts";
@@ -65,9 +63,6 @@ export interface ChannelEndHandle {
   readonly ring: RingHandle;
 }
 
-/** Largest channel size. */
-export const MAX_CHANNEL_SIZE = 0x3fffffff;
-
 /**
  * Creates a bounded channel that never drops data (GitPython async's `mkchannel`).
  *
@@ -105,18 +100,6 @@ export function channel<T>(options: ChannelOptions = {}): [ChannelWriter<T>, Cha
     ChannelWriter.from<T>({ kind: "ChannelWriter", ring }),
     ChannelReader.from<T>({ kind: "ChannelReader", ring }),
   ];
-}
-
-/** Throws the channel's error for a put status that is not PUT_DONE. */
-export function checkPutStatus(status: number, timeout: number | undefined): void {
-  if (status === PUT_DONE) return;
-  if (status === PUT_STOPPED) throw new ChannelClosed();
-  if (status === PUT_TIMED_OUT) {
-    throw new QueueTimeout(`Cannot write as the channel stayed full for ${timeout} ms`);
-  }
-  if (status === PUT_TOO_LARGE) {
-    throw new RangeError("Cannot write the item as it is larger than the channel's maxBytes");
-  }
 }
 
 /**
@@ -508,14 +491,5 @@ export class ChannelReader<T> implements AsyncIterable<T>, Iterable<T> {
         this.close();
       },
     }, { highWaterMark: 0 });
-  }
-}
-
-/** Validates a read count. */
-export function checkCount(count: number | undefined): void {
-  if (count !== undefined && !(Number.isInteger(count) && count > 0)) {
-    throw new RangeError(
-      `Cannot read as count must be a positive integer: current value is ${count}`,
-    );
   }
 }

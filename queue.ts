@@ -21,7 +21,8 @@ import {
 } from "./_ring.ts";
 import { Shareables } from "./_shareable.ts";
 import { QueueEmpty, QueueFull, QueueStopped, QueueTimeout } from "./_errors.ts";
-import { checkHandle, type WaitOptions, waitOptionsOf } from "./sync.ts";
+import type { WaitOptions } from "./sync.ts";
+import { checkHandle, waitOptionsOf } from "./_checks.ts";
 
 export { QueueEmpty, QueueFull, QueueStopped, QueueTimeout } from "./_errors.ts";
 export type { WaitOptions } from "./sync.ts";

@@ -23,6 +23,7 @@ import {
   waitSync,
 } from "./_futex.ts";
 import { Shareables } from "./_shareable.ts";
+import { checkHandle, waitOptionsOf } from "./_checks.ts";
 
 /** Options of the async waits: a timeout and an abort signal. */
 export interface WaitOptions {
@@ -62,24 +63,6 @@ export interface SemaphoreHandle {
   readonly kind: "Semaphore";
   /** The permit count word. */
   readonly state: SharedArrayBuffer;
-}
-
-/** Accepts `timeout` or `{ timeout, signal }`, the two ways async waits are called. */
-export function waitOptionsOf(options: number | WaitOptions | undefined): WaitOptions {
-  return typeof options === "number" ? { timeout: options } : options ?? {};
-}
-
-/** Checks that `handle` is a handle of `kind`, for the static `from` methods. */
-export function checkHandle(handle: unknown, kind: string): void {
-  const ok = typeof handle === "object" && handle !== null &&
-    (handle as { kind?: unknown }).kind === kind;
-  if (!ok) {
-    throw new TypeError(
-      `Cannot rebuild a ${kind} as the handle is not one: current value is ${
-        JSON.stringify((handle as { kind?: unknown })?.kind)
-      }`,
-    );
-  }
 }
 
 /**
