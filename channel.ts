@@ -103,6 +103,74 @@ export function channel<T>(options: ChannelOptions = {}): [ChannelWriter<T>, Cha
 }
 
 /**
+ * What both ends of a channel share: the handle, the item count and closing. Closing from either
+ * end is allowed: writers then get `ChannelClosed`, readers drain what is left, then see the end
+ * (how an abandoned pipeline stops its upstream stages).
+ *
+ * @example Closing from the reading side
+ * ```ts
+ * import { channel, ChannelClosed } from "@theta/theta/channel";
+ * import assert from "node:assert/strict";
+ *
+ * const [writer, reader] = channel<number>();
+ * writer.write(1);
+ * assert.equal(reader.length, 1);
+ * assert.equal(reader.close(), true);
+ * assert.equal(writer.closed, true);
+ * assert.throws(() => writer.write(2), ChannelClosed);
+ * ```
+ */
+export abstract class ChannelEnd {
+  readonly #ring: Ring;
+  readonly #handle: ChannelEndHandle;
+
+  /**
+   * Made by the ends' constructors.
+   *
+   * @param ring The channel's ring.
+   * @param handle This end's handle.
+   */
+  protected constructor(ring: Ring, handle: ChannelEndHandle) {
+    this.#ring = ring;
+    this.#handle = handle;
+  }
+
+  /** The structured-cloneable description of this end. */
+  get handle(): ChannelEndHandle {
+    return this.#handle;
+  }
+
+  /** @internal The handle, for argument revival. */
+  get [SHAREABLE](): ChannelEndHandle {
+    return this.#handle;
+  }
+
+  /** Items in the channel, not read yet. */
+  get length(): number {
+    return this.#ring.length;
+  }
+
+  /** Whether the channel was closed (items may still be left to read). */
+  get closed(): boolean {
+    return this.#ring.stopped;
+  }
+
+  /**
+   * Closes the channel. Safe to call many times.
+   *
+   * @returns True if this call closed it.
+   */
+  close(): boolean {
+    return this.#ring.stop();
+  }
+
+  /** Closes the channel. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/**
  * The write end of a channel. Writes wait while the channel is full; after `close()` (by any
  * holder of either end) they throw `ChannelClosed`.
  *
@@ -125,7 +193,7 @@ export function channel<T>(options: ChannelOptions = {}): [ChannelWriter<T>, Cha
  * await producer.join();
  * ```
  */
-export class ChannelWriter<T> {
+export class ChannelWriter<T> extends ChannelEnd {
   static {
     Shareables.register("ChannelWriter", (handle: ChannelEndHandle) => ChannelWriter.from(handle));
   }
@@ -152,29 +220,10 @@ export class ChannelWriter<T> {
     handle: ChannelEndHandle,
     before: ((item: never) => unknown) | undefined,
   ) {
+    super(ring, handle);
     this.#ring = ring;
     this.#handle = handle;
     this.#before = before;
-  }
-
-  /** The structured-cloneable description of this end. */
-  get handle(): ChannelEndHandle {
-    return this.#handle;
-  }
-
-  /** @internal The handle, for argument revival. */
-  get [SHAREABLE](): ChannelEndHandle {
-    return this.#handle;
-  }
-
-  /** Items in the channel, not read yet. */
-  get length(): number {
-    return this.#ring.length;
-  }
-
-  /** Whether the channel was closed. */
-  get closed(): boolean {
-    return this.#ring.stopped;
   }
 
   #prepare(item: T): unknown {
@@ -212,15 +261,6 @@ export class ChannelWriter<T> {
   }
 
   /**
-   * Closes the channel: readers drain what is left, then see the end. Safe to call many times.
-   *
-   * @returns True if this call closed it.
-   */
-  close(): boolean {
-    return this.#ring.stop();
-  }
-
-  /**
    * A writer of the same channel that converts each item with `fn` before writing it (the
    * seed's `CallbackWriterMixin.set_pre_cb`). The function stays in this thread.
    *
@@ -248,11 +288,6 @@ export class ChannelWriter<T> {
       },
     }, { highWaterMark: 1 });
   }
-
-  /** Closes the channel. */
-  [Symbol.dispose](): void {
-    this.close();
-  }
 }
 
 /**
@@ -275,7 +310,7 @@ export class ChannelWriter<T> {
  * assert.deepEqual(doubled.read(), [2, 4]);
  * ```
  */
-export class ChannelReader<T> implements AsyncIterable<T>, Iterable<T> {
+export class ChannelReader<T> extends ChannelEnd implements AsyncIterable<T>, Iterable<T> {
   static {
     Shareables.register("ChannelReader", (handle: ChannelEndHandle) => ChannelReader.from(handle));
   }
@@ -304,30 +339,11 @@ export class ChannelReader<T> implements AsyncIterable<T>, Iterable<T> {
     map: ((item: unknown) => unknown) | undefined,
     beforeRead: ((count: number) => void) | undefined,
   ) {
+    super(ring, handle);
     this.#ring = ring;
     this.#handle = handle;
     this.#map = map;
     this.#beforeRead = beforeRead;
-  }
-
-  /** The structured-cloneable description of this end. */
-  get handle(): ChannelEndHandle {
-    return this.#handle;
-  }
-
-  /** @internal The handle, for argument revival. */
-  get [SHAREABLE](): ChannelEndHandle {
-    return this.#handle;
-  }
-
-  /** Items in the channel, not read yet. */
-  get length(): number {
-    return this.#ring.length;
-  }
-
-  /** Whether the channel was closed (items may still be left to read). */
-  get closed(): boolean {
-    return this.#ring.stopped;
   }
 
   #out(item: unknown): T {
@@ -391,16 +407,6 @@ export class ChannelReader<T> implements AsyncIterable<T>, Iterable<T> {
       items.push(this.#out(item));
     }
     return items;
-  }
-
-  /**
-   * Closes the channel from the reading side: writers then get `ChannelClosed`, which is how an
-   * abandoned pipeline stops its upstream stages.
-   *
-   * @returns True if this call closed it.
-   */
-  close(): boolean {
-    return this.#ring.stop();
   }
 
   /**
