@@ -427,31 +427,37 @@ export class CallQueue<H extends Handlers = Handlers> {
     return raise;
   }
 
-  /** Claims a slot, first harvesting this caller's finished collected calls, then waiting. */
+  /**
+   * Claims a reply slot, first harvesting this caller's finished collected calls.
+   *
+   * @returns The slot, or the FREED_SEQ value to wait on (read before trying, so that a slot
+   * freed meanwhile ends the wait at once) and how long.
+   * @throws {QueueTimeout} If no slot came free before `deadline`.
+   */
+  #claimOrWait(deadline: number, name: string): number | { seq: number; wait: number } {
+    const seq = Atomics.load(this.#core.control, CQ_FREED_SEQ);
+    const slot = this.#tryClaim();
+    if (slot >= 0) return slot;
+    const left = remaining(deadline);
+    if (left === 0) {
+      throw new QueueTimeout(`Cannot call "${name}" as no reply slot came free in time`);
+    }
+    return { seq, wait: Math.min(left, 100) };
+  }
+
   #claimSync(deadline: number, name: string): number {
     for (;;) {
-      const slot = this.#tryClaim();
-      if (slot >= 0) return slot;
-      const left = remaining(deadline);
-      if (left === 0) {
-        throw new QueueTimeout(`Cannot call "${name}" as no reply slot came free in time`);
-      }
-      const seq = Atomics.load(this.#core.control, CQ_FREED_SEQ);
-      if (this.#core.tryClaim() >= 0) continue;
-      waitSync(this.#core.control, CQ_FREED_SEQ, seq, Math.min(left, 100));
+      const claim = this.#claimOrWait(deadline, name);
+      if (typeof claim === "number") return claim;
+      waitSync(this.#core.control, CQ_FREED_SEQ, claim.seq, claim.wait);
     }
   }
 
   async #claimAsync(deadline: number, name: string, signal?: AbortSignal): Promise<number> {
     for (;;) {
-      const slot = this.#tryClaim();
-      if (slot >= 0) return slot;
-      const left = remaining(deadline);
-      if (left === 0) {
-        throw new QueueTimeout(`Cannot call "${name}" as no reply slot came free in time`);
-      }
-      const seq = Atomics.load(this.#core.control, CQ_FREED_SEQ);
-      await waitAsync(this.#core.control, CQ_FREED_SEQ, seq, Math.min(left, 100), signal);
+      const claim = this.#claimOrWait(deadline, name);
+      if (typeof claim === "number") return claim;
+      await waitAsync(this.#core.control, CQ_FREED_SEQ, claim.seq, claim.wait, signal);
     }
   }
 

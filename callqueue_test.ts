@@ -245,6 +245,21 @@ Deno.test("CallQueue values and bad input", async (t) => {
     await serving;
   });
 
+  await t.step("one slot, two callers contending: no slot is lost", async () => {
+    const calls = new CallQueue({ f: (x: number) => x }, { slots: 1 });
+    const controller = new AbortController();
+    const serving = calls.serve({ signal: controller.signal });
+    const caller = (_thread: ThreadContext, calls: CallQueue<{ f: (x: number) => number }>) => {
+      let sum = 0;
+      for (let i = 0; i < 300; i++) sum += calls.call("f", [i], { timeout: 5000 });
+      return sum;
+    };
+    const threads = [0, 1].map(() => new StoppableThread(caller, { args: [calls] }).start());
+    assert.deepEqual(await Promise.all(threads.map((t) => t.join())), [44850, 44850]);
+    controller.abort();
+    await serving;
+  });
+
   await t.step("clear errors", () => {
     const calls = new CallQueue({ f: (_x: unknown) => 1 });
     assert.throws(() => calls.call("nope" as "f", [1], { wait: false }), {
