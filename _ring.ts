@@ -313,12 +313,27 @@ export class Ring {
     const bytes = Encoder.get().encode(value, what).slice();
     const deadline = deadlineOf(timeout);
     for (;;) {
+      const status = this.#putOrRegister(bytes, deadline);
+      if (status !== MUST_WAIT) return status;
+      try {
+        waitSync(this.ctl, CTL_WRITE_SEQ, this.#waitSeq, remaining(deadline));
+      } finally {
+        Atomics.sub(this.ctl, CTL_WRITERS, 1);
+      }
+    }
+  }
+
+  /**
+   * Adds `bytes` if there is room; else registers as a waiting writer (see the class comment).
+   *
+   * @returns A put status, or MUST_WAIT (registered: sleep on #waitSeq, then unregister).
+   */
+  #putOrRegister(bytes: Uint8Array, deadline: number): number | typeof MUST_WAIT {
+    for (;;) {
       const status = this.tryPutBytes(bytes, false);
       if (status !== PUT_FULL) return status;
       if (remaining(deadline) === 0) return PUT_TIMED_OUT;
-      if (this.#registerUnlessRoom(bytes.length)) continue;
-      waitSync(this.ctl, CTL_WRITE_SEQ, this.#waitSeq, remaining(deadline));
-      Atomics.sub(this.ctl, CTL_WRITERS, 1);
+      if (!this.#registerUnlessRoom(bytes.length)) return MUST_WAIT;
     }
   }
 
@@ -334,10 +349,8 @@ export class Ring {
     const bytes = Encoder.get().encode(value, what).slice();
     const deadline = deadlineOf(timeout);
     for (;;) {
-      const status = this.tryPutBytes(bytes, false);
-      if (status !== PUT_FULL) return status;
-      if (remaining(deadline) === 0) return PUT_TIMED_OUT;
-      if (this.#registerUnlessRoom(bytes.length)) continue;
+      const status = this.#putOrRegister(bytes, deadline);
+      if (status !== MUST_WAIT) return status;
       try {
         await waitAsync(this.ctl, CTL_WRITE_SEQ, this.#waitSeq, remaining(deadline), signal);
       } finally {
@@ -373,8 +386,11 @@ export class Ring {
       if (this.#spinWhileEmpty(spinMs)) continue;
       const state = this.#registerUnlessReadable(deadline);
       if (state === MUST_WAIT) {
-        waitSync(this.ctl, CTL_READ_SEQ, this.#waitSeq, remaining(deadline));
-        Atomics.sub(this.ctl, CTL_READERS, 1);
+        try {
+          waitSync(this.ctl, CTL_READ_SEQ, this.#waitSeq, remaining(deadline));
+        } finally {
+          Atomics.sub(this.ctl, CTL_READERS, 1);
+        }
       } else if (state !== NOTHING) {
         return state;
       }
