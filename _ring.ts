@@ -309,6 +309,9 @@ export class Ring {
    * @returns PUT_DONE, PUT_STOPPED, PUT_TOO_LARGE or PUT_TIMED_OUT.
    */
   put(value: unknown, timeout?: number, what = "value"): number {
+    // The common case first: room at once, encoded in place.
+    const first = this.tryPut(value, false, what);
+    if (first !== PUT_FULL) return first;
     // Copy: a blocked put must not hold the thread's shared encoder.
     const bytes = Encoder.get().encode(value, what).slice();
     const deadline = deadlineOf(timeout);
@@ -333,8 +336,25 @@ export class Ring {
       const status = this.tryPutBytes(bytes, false);
       if (status !== PUT_FULL) return status;
       if (remaining(deadline) === 0) return PUT_TIMED_OUT;
+      if (this.#spinWhileFull()) continue;
       if (!this.#registerUnlessRoom(bytes.length)) return MUST_WAIT;
     }
+  }
+
+  /**
+   * Polls the item count for a few microseconds: a streaming reader usually makes room by then,
+   * and sleeping instead would make both sides pay a futex wake-up per item.
+   *
+   * @returns True if an item was taken meanwhile (try again), false to register and sleep.
+   */
+  #spinWhileFull(): boolean {
+    const ctl = this.ctl;
+    const before = Atomics.load(ctl, CTL_POPPED);
+    for (let i = 0; i < SPIN_POLLS; i++) {
+      if (Atomics.load(ctl, CTL_POPPED) !== before) return true;
+      if (Atomics.load(ctl, CTL_FLAGS) & FLAG_STOPPED) return true;
+    }
+    return false;
   }
 
   /** `put` without blocking the event loop. */
@@ -345,6 +365,8 @@ export class Ring {
     what = "value",
   ): Promise<number> {
     signal?.throwIfAborted();
+    const first = this.tryPut(value, false, what);
+    if (first !== PUT_FULL) return first;
     // Copy: the encoder's scratch is reused by the next encode while this call waits.
     const bytes = Encoder.get().encode(value, what).slice();
     const deadline = deadlineOf(timeout);
