@@ -270,6 +270,11 @@ Deno.test("CallQueue values and bad input", async (t) => {
       name: "TypeError",
       message: /args\[0\]\.g/,
     });
+    // Shared objects cannot travel through the ring (see README, limits): refused clearly.
+    assert.throws(() => calls.call("f", [new Event()], { wait: false }), {
+      name: "TypeError",
+      message: /args\[0\] .*shared object: pass it as a thread or task argument/,
+    });
     assert.equal(calls.pending, 0);
     assert.throws(() => calls.call("f", [1]), { name: "TypeError", message: /owner's thread/ });
     assert.throws(() => calls.call("f", [1], { wait: false, raise: "x" as never }), TypeError);
