@@ -8,6 +8,7 @@
 import { decode, encode, UncloneableError } from "./_codec.ts";
 import { CallQueueClosed, QueueTimeout } from "./_errors.ts";
 import { Ring } from "./_ring.ts";
+import { fromWire } from "./_shareable.ts";
 import type { CallQueueHandle, RaiseMode } from "./callqueue.ts";
 
 /** Control words: flags, the result sequence, then one state word per slot. */
@@ -25,6 +26,46 @@ export const SLOT_WRITING = 3;
 export const SLOT_READY = 4;
 export const SLOT_ABANDONED = 5;
 export const SLOT_REFUSED = 6;
+/** Taken by the owner, which waits for the call's arguments by message (see ArgsRoute). */
+export const SLOT_AWAITING_ARGS = 7;
+
+/** Whether a caller waits on a slot in `state` (the owner has yet to answer). */
+export function isUnanswered(state: number): boolean {
+  return state === SLOT_PENDING || state === SLOT_RUNNING || state === SLOT_WRITING ||
+    state === SLOT_AWAITING_ARGS;
+}
+
+/**
+ * How arguments holding shareables reach a call queue's owner. A SharedArrayBuffer cannot be
+ * written into a byte ring, so such a call goes through the ring as a token, and its arguments
+ * follow by message: by the worker's own postMessage link when the owner is the thread that
+ * started this worker (the usual case: the main thread owns the queue and starts the threads),
+ * or directly when caller and owner are the same thread. A message, unlike a BroadcastChannel,
+ * leaves a worker at once even while it blocks in a call.
+ */
+export class ArgsRoute {
+  /** This thread's id, recorded as the owner in the handles of the queues it creates. */
+  static readonly threadId: string = crypto.randomUUID();
+  /** The id of the thread that started this worker, if it is a theta worker. */
+  static parentId: string | undefined;
+  /** Sends a message to that thread. */
+  static toParent: ((message: unknown) => void) | undefined;
+  /** The queues owned by this thread, by channel: each takes a call's arguments. */
+  static readonly owned: Map<string, (token: string, args: unknown[]) => void> = new Map();
+
+  /**
+   * Owner side (in a worker's message listener): takes arguments sent by `toParent`.
+   *
+   * @returns True if `data` was such a message.
+   */
+  static deliver(data: unknown): boolean {
+    const message = (data as { thetaCallArgs?: { channel: string; token: string; args: unknown } })
+      ?.thetaCallArgs;
+    if (message === undefined) return false;
+    ArgsRoute.owned.get(message.channel)?.(message.token, fromWire(message.args) as unknown[]);
+    return true;
+  }
+}
 
 /** A slot's header: outcome kind and byte length (Int32), then the encoded value. */
 export const OUTCOME_OK = 1;
@@ -44,6 +85,9 @@ export class PendingCall {
   /** "pending" until harvested from the slot. */
   state: "pending" | "ok" | "error" | "refused" | "abandoned" = "pending";
   value: unknown;
+  /** For a call whose arguments hold shareables: sends them, once the owner waits for them. */
+  post: (() => void) | undefined;
+  posted = false;
 
   constructor(slot: number, raise: RaiseMode, altReturn: unknown) {
     this.slot = slot;
@@ -185,6 +229,10 @@ export class CallQueueCore {
   harvest(call: PendingCall): boolean {
     if (call.state !== "pending") return true;
     const state = this.slotState(call.slot);
+    if (state === SLOT_AWAITING_ARGS && call.post !== undefined && !call.posted) {
+      call.posted = true;
+      call.post();
+    }
     if (state === SLOT_READY) {
       const buffer = this.slots[call.slot]!;
       const header = new Int32Array(buffer, 0, 2);
@@ -206,13 +254,49 @@ export class CallQueueCore {
   }
 
   /**
+   * Owner side: moves a taken call whose arguments come by message to AWAITING_ARGS and wakes
+   * its caller to send them.
+   *
+   * @returns False if its caller abandoned it (the slot is then freed).
+   */
+  beginAwaitingArgs(slot: number): boolean {
+    const index = CQ_SLOT_BASE + slot;
+    if (
+      Atomics.compareExchange(this.control, index, SLOT_PENDING, SLOT_AWAITING_ARGS) !==
+        SLOT_PENDING
+    ) {
+      this.free(slot);
+      return false;
+    }
+    Atomics.notify(this.control, index);
+    return true;
+  }
+
+  /**
+   * Owner side: a call's arguments arrived.
+   *
+   * @returns False if its caller left (the slot is then freed and the call skipped).
+   */
+  argsArrived(slot: number): boolean {
+    const index = CQ_SLOT_BASE + slot;
+    if (
+      Atomics.compareExchange(this.control, index, SLOT_AWAITING_ARGS, SLOT_RUNNING) ===
+        SLOT_AWAITING_ARGS
+    ) {
+      return true;
+    }
+    this.free(slot);
+    return false;
+  }
+
+  /**
    * Caller side: gives up on a call.
    *
    * @returns True if abandoned; false if the owner is writing or wrote its outcome.
    */
   abandon(call: PendingCall): boolean {
     const index = CQ_SLOT_BASE + call.slot;
-    for (const from of [SLOT_PENDING, SLOT_RUNNING]) {
+    for (const from of [SLOT_PENDING, SLOT_RUNNING, SLOT_AWAITING_ARGS]) {
       if (Atomics.compareExchange(this.control, index, from, SLOT_ABANDONED) === from) {
         call.state = "abandoned";
         return true;

@@ -17,6 +17,7 @@ import { Termination, waitSync } from "./_futex.ts";
 import { ENDED, Ring, type RingHandle } from "./_ring.ts";
 import { fromWire, toWire } from "./_shareable.ts";
 import { Event, type EventHandle } from "./sync.ts";
+import { ArgsRoute } from "./_callqueue_slots.ts";
 
 /** Request kinds: `[kind, id, ref, source, args, mode, ticket]`. */
 export const REQUEST_CALL = 0;
@@ -755,6 +756,8 @@ export class PollingWorker {
 export function runtimeMain(): void {
   const scope = globalThis as unknown as WorkerScope;
   scope.onmessage = (event: MessageEvent) => {
+    ArgsRoute.parentId = (event.data as { parent?: string }).parent;
+    ArgsRoute.toParent = (message) => scope.postMessage(message);
     const init = event.data as
       | PoolWorkerInit
       | ThreadWorkerInit

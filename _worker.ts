@@ -16,6 +16,7 @@ import * as callqueue from "./callqueue.ts";
 import * as channel from "./channel.ts";
 import * as runtime from "./_runtime.ts";
 import { bundleSource } from "./_bundle.ts";
+import { ArgsRoute } from "./_callqueue_slots.ts";
 
 let workerUrl: string | undefined;
 
@@ -123,6 +124,11 @@ export function spawnWorker(init: unknown, name: string, what: string): Worker {
   requireWorkers(what);
   workerUrl ??= URL.createObjectURL(new Blob([workerSource()], { type: "text/javascript" }));
   const worker = new Worker(workerUrl, { type: "module", name });
-  worker.postMessage(init);
+  // Call arguments holding shared objects, sent to a call queue this thread owns: handled here,
+  // before the owner's own onmessage handler sees them.
+  worker.addEventListener("message", (event) => {
+    if (ArgsRoute.deliver(event.data)) event.stopImmediatePropagation();
+  });
+  worker.postMessage({ ...(init as object), parent: ArgsRoute.threadId });
   return worker;
 }

@@ -13,11 +13,12 @@
 // This file is part of the worker bundle (see _bundle.ts): keep every module-level binding
 // exported, and only functions, classes and primitives.
 
-import { encode, Encoded, SHAREABLE } from "./_codec.ts";
+import { encode, Encoded, SHAREABLE, UncloneableError } from "./_codec.ts";
 import { CallQueueClosed, QueueFull, QueueTimeout } from "./_errors.ts";
 import { checkTimeout, deadlineOf, pollFor, remaining, waitAsync, waitSync } from "./_futex.ts";
 import { ENDED, NOTHING, PUT_DONE, PUT_FULL, Ring, type RingHandle } from "./_ring.ts";
 import {
+  ArgsRoute,
   CALLER_POLL_MS,
   CallQueueCore,
   CQ_CLOSED,
@@ -27,16 +28,14 @@ import {
   CQ_FREED_SEQ,
   CQ_SLOT_BASE,
   DEFAULT_SLOTS,
+  isUnanswered,
   outcomeOf,
   PendingCall,
   SLOT_INITIAL_BYTES,
   SLOT_MAX_BYTES,
-  SLOT_PENDING,
   SLOT_READY,
-  SLOT_RUNNING,
-  SLOT_WRITING,
 } from "./_callqueue_slots.ts";
-import { Shareables } from "./_shareable.ts";
+import { Shareables, toWire } from "./_shareable.ts";
 import { checkHandle } from "./_checks.ts";
 
 export { CallQueueClosed, QueueFull, QueueTimeout } from "./_errors.ts";
@@ -129,6 +128,10 @@ export interface CallQueueHandle {
   readonly slots: readonly SharedArrayBuffer[];
   /** The handlers' names, so that callers refuse unknown ones at once. */
   readonly names: readonly string[];
+  /** The id of the owner's thread, for calls whose arguments hold shared objects. */
+  readonly owner: string;
+  /** This queue's id among its owner's queues. */
+  readonly channel: string;
 }
 
 /**
@@ -202,7 +205,7 @@ export class CallItem<R = unknown> {
         throw new QueueTimeout(`Cannot get the result of "${this.name}" within ${timeout} ms`);
       }
       const state = this.#core.slotState(this.#call.slot);
-      if (state === SLOT_PENDING || state === SLOT_RUNNING || state === SLOT_WRITING) {
+      if (isUnanswered(state)) {
         // Wake now and then to notice a finished queue, whose owner never answers.
         waitSync(
           this.#core.control,
@@ -240,8 +243,11 @@ export class CallItem<R = unknown> {
  * owner ran it and returns the result, `callAsync` does the same as a promise.
  *
  * Calls and results travel through shared memory with theta's codec: arguments and results may
- * be any structured-cloneable value, but not shareables (queues, events): pass those to the
- * thread when starting it.
+ * be any structured-cloneable value. Arguments holding shared objects (queues, events, channel
+ * ends) arrive revived too: the call goes through the ring and its arguments follow by message,
+ * so such a call runs on an event-loop turn of the owner (`serve()`, or between `receive()` calls
+ * of an async loop), and only from the owner's thread or the threads it started. Results cannot
+ * hold shared objects.
  *
  * @typeParam H The handlers: names, arguments and results are typed through.
  *
@@ -298,6 +304,9 @@ export class CallQueue<H extends Handlers = Handlers> {
   readonly #handlers: H | undefined;
   readonly #collected: { item: CallItem; call: PendingCall }[] = [];
   #receiverError: { error: unknown } | undefined;
+  /** Owner side: calls taken whose arguments (holding shared objects) are on their way. */
+  readonly #awaitingArgs: Map<string, { slot: number; name: string; raiseHere: boolean }> =
+    new Map();
 
   /**
    * Creates a call queue owned by this thread.
@@ -346,9 +355,12 @@ export class CallQueue<H extends Handlers = Handlers> {
         () => new SharedArrayBuffer(SLOT_INITIAL_BYTES, { maxByteLength: SLOT_MAX_BYTES }),
       ),
       names: Object.keys(handlers),
+      owner: ArgsRoute.threadId,
+      channel: crypto.randomUUID(),
     };
     this.#core = new CallQueueCore(handle);
     this.#handlers = handlers;
+    ArgsRoute.owned.set(handle.channel, (token, args) => this.#onArgs(token, args));
   }
 
   /** The structured-cloneable description of this queue, for `CallQueue.from`. */
@@ -371,7 +383,10 @@ export class CallQueue<H extends Handlers = Handlers> {
     return this.#core.closed;
   }
 
-  /** Sends a call; its slot waits for the result. */
+  /**
+   * Sends a call; its slot waits for the result. Arguments travel encoded in the ring; those
+   * holding shared objects follow by message once the owner took the call (see ArgsRoute).
+   */
   #send(
     name: string,
     args: readonly unknown[],
@@ -382,9 +397,15 @@ export class CallQueue<H extends Handlers = Handlers> {
     const call = new PendingCall(slot, raise, altReturn);
     let status: number;
     try {
-      const encoded = new Encoded(encode(args, "args").slice());
+      let payload: Encoded | string;
+      try {
+        payload = new Encoded(encode(args, "args").slice());
+      } catch (error) {
+        if (!(error instanceof UncloneableError && error.needsMessage)) throw error;
+        payload = this.#routeArgs(call, args, error);
+      }
       status = this.#core.requests.tryPut(
-        [slot, name, encoded, raise === "receiver" || raise === "both"],
+        [slot, name, payload, raise === "receiver" || raise === "both"],
         false,
       );
     } catch (error) {
@@ -399,6 +420,32 @@ export class CallQueue<H extends Handlers = Handlers> {
       );
     }
     throw new CallQueueClosed(`Cannot call "${name}" as the call queue is closed`);
+  }
+
+  /**
+   * Prepares `call` to send its arguments to the owner by message.
+   *
+   * @returns The token the owner will match them with.
+   * @throws {TypeError} If the owner is neither this thread nor the one that started it.
+   */
+  #routeArgs(call: PendingCall, args: readonly unknown[], cause: UncloneableError): string {
+    const { owner, channel } = this.#core.handle;
+    const token = crypto.randomUUID();
+    if (owner === ArgsRoute.threadId) {
+      const deliver = ArgsRoute.owned.get(channel);
+      const copy = [...args];
+      call.post = () => queueMicrotask(() => deliver?.(token, copy));
+    } else if (owner === ArgsRoute.parentId && ArgsRoute.toParent !== undefined) {
+      const wire = toWire(args, "args");
+      const toParent = ArgsRoute.toParent;
+      call.post = () => toParent({ thetaCallArgs: { channel, token, args: wire } });
+    } else {
+      throw new TypeError(
+        "Cannot send shared objects to this call queue's owner as it is neither this thread nor the one that started it: pass them to the owner another way",
+        { cause },
+      );
+    }
+    return token;
   }
 
   #check(name: string, args: readonly unknown[], options: CallOptions): RaiseMode {
@@ -556,7 +603,7 @@ export class CallQueue<H extends Handlers = Handlers> {
           throw new QueueTimeout(`Cannot get the result of "${name}" within ${options.timeout} ms`);
         }
         const state = core.slotState(slot);
-        if (state === SLOT_PENDING || state === SLOT_RUNNING || state === SLOT_WRITING) {
+        if (isUnanswered(state)) {
           await waitAsync(core.control, index, state, Math.min(left, 100), signal);
         }
       }
@@ -646,13 +693,44 @@ export class CallQueue<H extends Handlers = Handlers> {
     return this.#handlers;
   }
 
-  #run(handlers: H, [slot, name, args, raiseHere]: [number, string, unknown[], boolean]): void {
+  #run(
+    handlers: H,
+    [slot, name, payload, raiseHere]: [number, string, unknown[] | string, boolean],
+  ): void {
     const core = this.#core;
     if (core.finished) {
       core.refuse(slot);
       return;
     }
+    if (typeof payload === "string") {
+      // Its arguments hold shared objects: wait for them (they come on an event-loop turn).
+      if (core.beginAwaitingArgs(slot)) this.#awaitingArgs.set(payload, { slot, name, raiseHere });
+      return;
+    }
     if (!core.begin(slot)) return;
+    this.#invoke(handlers, slot, name, payload, raiseHere);
+  }
+
+  /** A call's arguments arrived by message: run it now. */
+  #onArgs(token: string, args: unknown[]): void {
+    const waiting = this.#awaitingArgs.get(token);
+    if (waiting === undefined) return;
+    this.#awaitingArgs.delete(token);
+    const { slot, name, raiseHere } = waiting;
+    if (!this.#core.argsArrived(slot)) return; // the caller gave up
+    this.#invoke(this.#handlers!, slot, name, args, raiseHere);
+    if (this.#receiverError !== undefined) {
+      const { error } = this.#receiverError;
+      this.#receiverError = undefined;
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
+
+  /** Runs a taken call's handler and answers it. */
+  #invoke(handlers: H, slot: number, name: string, args: unknown[], raiseHere: boolean): void {
+    const core = this.#core;
     const fail = (error: unknown): void => {
       core.answer(slot, false, error);
       if (raiseHere) this.#receiverError = { error };
@@ -752,6 +830,16 @@ export class CallQueue<H extends Handlers = Handlers> {
       if (request === NOTHING || request === ENDED) break;
       core.refuse((request as [number])[0]);
     }
+    for (const { slot, name } of this.#awaitingArgs.values()) {
+      if (!core.argsArrived(slot)) continue;
+      core.answer(
+        slot,
+        false,
+        new CallQueueClosed(`Cannot call "${name}" as the call queue was closed before it ran`),
+      );
+    }
+    this.#awaitingArgs.clear();
+    ArgsRoute.owned.delete(core.handle.channel);
     // Wake every waiting caller so it notices the finished queue.
     for (let slot = 0; slot < core.slots.length; slot++) {
       Atomics.notify(core.control, CQ_SLOT_BASE + slot);

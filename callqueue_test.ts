@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { CallItem, CallQueue, CallQueueClosed, QueueFull, QueueTimeout } from "./callqueue.ts";
 import { StoppableThread, type ThreadContext } from "./thread.ts";
 import { Event } from "./sync.ts";
+import { EvictingQueue } from "./queue.ts";
+import { Pool } from "./pool.ts";
 
 type Recipe = {
   snapshot: () => number[];
@@ -260,6 +262,63 @@ Deno.test("CallQueue values and bad input", async (t) => {
     await serving;
   });
 
+  await t.step("shared objects in call arguments arrive as the same objects", async () => {
+    type Handlers = {
+      fill: (queue: EvictingQueue<number>, count: number) => number;
+      flag: (event: Event) => boolean;
+    };
+    const calls = new CallQueue<Handlers>({
+      fill: (queue, count) => {
+        for (let i = 0; i < count; i++) queue.put(i);
+        return queue.length;
+      },
+      flag: (event) => {
+        event.set();
+        return event.isSet();
+      },
+    });
+    const controller = new AbortController();
+    const serving = calls.serve({ signal: controller.signal });
+    // The thread got a queue and events as its own arguments, and passes them on in calls.
+    const thread = new StoppableThread((
+      _thread,
+      calls: CallQueue<Handlers>,
+      queue: EvictingQueue<number>,
+      events: Event[],
+    ) => {
+      const filled = calls.call("fill", [queue, 3]); // blocking
+      const flagged = events.map((event) => calls.call("flag", [event], { wait: false }));
+      return [filled, queue.flush(), flagged.map((item) => item.result(5000)), events[0]!.isSet()];
+    }, {
+      args: [calls, new EvictingQueue<number>(), Array.from({ length: 20 }, () => new Event())],
+    }).start();
+    assert.deepEqual(await thread.join(), [3, [0, 1, 2], Array(20).fill(true), true]);
+    // From a pool task.
+    {
+      await using pool = new Pool({ size: 1 });
+      const event = new Event();
+      const viaPool = (calls: CallQueue<Handlers>, event: Event) => calls.call("flag", [event]);
+      assert.equal(await pool.run(viaPool, [calls, event]), true);
+      assert.equal(event.isSet(), true);
+    }
+    // From the owner's own thread, asynchronously.
+    const event = new Event();
+    assert.equal(await calls.callAsync("flag", [event]), true);
+    assert.equal(event.isSet(), true);
+    controller.abort();
+    await serving;
+  });
+
+  await t.step(
+    "a call waiting for its shared arguments is refused when the queue closes",
+    async () => {
+      const calls = new CallQueue({ flag: (event: Event) => event.set() });
+      const pending = calls.callAsync("flag", [new Event()]);
+      calls.closeAndReceiveLast(); // takes the call; its arguments would come on a later turn
+      await assert.rejects(pending, CallQueueClosed);
+    },
+  );
+
   await t.step("clear errors", () => {
     const calls = new CallQueue({ f: (_x: unknown) => 1 });
     assert.throws(() => calls.call("nope" as "f", [1], { wait: false }), {
@@ -270,10 +329,15 @@ Deno.test("CallQueue values and bad input", async (t) => {
       name: "TypeError",
       message: /args\[0\]\.g/,
     });
-    // Shared objects cannot travel through the ring (see README, limits): refused clearly.
-    assert.throws(() => calls.call("f", [new Event()], { wait: false }), {
+    // Shared objects reach the owner by message only from its own thread or the threads it
+    // started: elsewhere they are refused clearly, and nothing is enqueued.
+    const elsewhere = CallQueue.from<{ f: (_x: unknown) => number }>({
+      ...calls.handle,
+      owner: "a thread this one cannot message",
+    });
+    assert.throws(() => elsewhere.call("f", [new Event()], { wait: false }), {
       name: "TypeError",
-      message: /args\[0\] .*shared object: pass it as a thread or task argument/,
+      message: /neither this thread nor the one that started it/,
     });
     assert.equal(calls.pending, 0);
     assert.throws(() => calls.call("f", [1]), { name: "TypeError", message: /owner's thread/ });
