@@ -346,6 +346,23 @@ export class ChannelReader<T> extends ChannelEnd implements AsyncIterable<T>, It
     this.#beforeRead = beforeRead;
   }
 
+  /**
+   * Adds what a take returned to `items`.
+   *
+   * @returns True when the read is over (the channel ended, or the timeout expired after some
+   * items came).
+   * @throws {QueueTimeout} If the timeout expired before any item came.
+   */
+  #gather(items: T[], item: unknown, timeout: number | undefined): boolean {
+    if (item === ENDED) return true;
+    if (item === TIMED_OUT) {
+      if (items.length > 0) return true;
+      throw new QueueTimeout(`Cannot read as no item came within ${timeout} ms`);
+    }
+    items.push(this.#out(item));
+    return false;
+  }
+
   #out(item: unknown): T {
     return (this.#map === undefined ? item : this.#map(item)) as T;
   }
@@ -369,13 +386,7 @@ export class ChannelReader<T> extends ChannelEnd implements AsyncIterable<T>, It
     const deadline = deadlineOf(timeout);
     const items: T[] = [];
     while (count === undefined || items.length < count) {
-      const item = this.#ring.take(remaining(deadline));
-      if (item === ENDED) break;
-      if (item === TIMED_OUT) {
-        if (items.length > 0) break;
-        throw new QueueTimeout(`Cannot read as no item came within ${timeout} ms`);
-      }
-      items.push(this.#out(item));
+      if (this.#gather(items, this.#ring.take(remaining(deadline)), timeout)) break;
     }
     return items;
   }
@@ -398,13 +409,9 @@ export class ChannelReader<T> extends ChannelEnd implements AsyncIterable<T>, It
     const deadline = deadlineOf(timeout);
     const items: T[] = [];
     while (count === undefined || items.length < count) {
-      const item = await this.#ring.takeAsync(remaining(deadline), signal);
-      if (item === ENDED) break;
-      if (item === TIMED_OUT) {
-        if (items.length > 0) break;
-        throw new QueueTimeout(`Cannot read as no item came within ${timeout} ms`);
+      if (this.#gather(items, await this.#ring.takeAsync(remaining(deadline), signal), timeout)) {
+        break;
       }
-      items.push(this.#out(item));
     }
     return items;
   }
