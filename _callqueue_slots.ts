@@ -5,7 +5,7 @@
 // This file is part of the worker bundle (see _bundle.ts): keep every module-level binding
 // exported, and only functions, classes and primitives.
 
-import { decode, encode, UncloneableError } from "./_codec.ts";
+import { decode, encode, encodeOutcome } from "./_codec.ts";
 import { CallQueueClosed, QueueTimeout } from "./_errors.ts";
 import { Ring } from "./_ring.ts";
 import { fromWire } from "./_shareable.ts";
@@ -179,15 +179,10 @@ export class CallQueueCore {
       this.free(slot);
       return;
     }
-    let kind = ok ? OUTCOME_OK : OUTCOME_ERROR;
-    let bytes: Uint8Array;
-    try {
-      bytes = encode(value, ok ? "the call's result" : "the call's error");
-    } catch (error) {
-      if (!(error instanceof UncloneableError)) throw error;
-      kind = OUTCOME_ERROR;
-      bytes = encode(ok ? new TypeError(error.message) : new Error(String(value)));
-    }
+    // A result holding shared objects cannot come back: encodeOutcome makes it a TypeError.
+    const outcome = encodeOutcome(ok, value, "the call's result");
+    let kind = outcome.ok ? OUTCOME_OK : OUTCOME_ERROR;
+    let bytes = outcome.bytes;
     const buffer = this.slots[slot]!;
     const needed = SLOT_HEADER + bytes.length;
     if (needed > buffer.byteLength) {

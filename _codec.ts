@@ -755,3 +755,46 @@ export function encode(value: unknown, what = "value"): Uint8Array {
 export function decode(bytes: Uint8Array): unknown {
   return Decoder.get().decode(bytes);
 }
+
+/** A sendable version of a thrown value whose own encoding failed: its name, message, stack. */
+export function plainError(error: unknown): Error {
+  const source = error instanceof Error ? error : new Error(String(error));
+  const plain = new Error(source.message);
+  plain.name = source.name;
+  plain.stack = source.stack ?? "";
+  return plain;
+}
+
+/** A call's outcome as bytes, from `encodeOutcome`. */
+export interface EncodedOutcome {
+  /** False if the call failed, or its result could not be sent (then `bytes` hold a TypeError). */
+  ok: boolean;
+  /** The encoded value or error: a view of the encoder's scratch, valid until the next encode. */
+  bytes: Uint8Array;
+  /** True if the result could not be encoded but postMessage could carry it (shared objects). */
+  needsMessage: boolean;
+}
+
+/**
+ * Encodes a call's outcome for another thread, the one way every theta transport does it: a
+ * result that cannot be sent becomes a TypeError saying why, and an error that cannot be sent
+ * travels as a plain Error with its name, message and stack.
+ *
+ * @param ok Whether the call returned (`value` is its result) or threw (`value` is the error).
+ * @param value The result or error.
+ * @param what How to name the result in an error ("the task's result").
+ * @returns The outcome's bytes; see `needsMessage` for results a postMessage path may carry.
+ */
+export function encodeOutcome(ok: boolean, value: unknown, what: string): EncodedOutcome {
+  try {
+    return { ok, bytes: encode(value, what), needsMessage: false };
+  } catch (error) {
+    if (!(error instanceof UncloneableError)) throw error;
+    if (!ok) return { ok: false, bytes: encode(plainError(value)), needsMessage: false };
+    return {
+      ok: false,
+      bytes: encode(new TypeError(error.message)),
+      needsMessage: error.needsMessage,
+    };
+  }
+}

@@ -12,7 +12,7 @@
 // This file is part of the worker bundle (see _bundle.ts): keep every module-level binding
 // exported, and import only bundled modules.
 
-import { decode, encode, UncloneableError } from "./_codec.ts";
+import { decode, Encoded, encodeOutcome, UncloneableError } from "./_codec.ts";
 import { Termination, waitSync } from "./_futex.ts";
 import { ENDED, Ring, type RingHandle } from "./_ring.ts";
 import { fromWire, toWire } from "./_shareable.ts";
@@ -174,15 +174,6 @@ export async function invokeEach(
   return results;
 }
 
-/** A sendable version of a thrown value whose own encoding failed. */
-export function plainError(error: unknown): Error {
-  const source = error instanceof Error ? error : new Error(String(error));
-  const plain = new Error(source.message);
-  plain.name = source.name;
-  plain.stack = source.stack ?? "";
-  return plain;
-}
-
 /**
  * Wraps `close()` and `Deno.exit()` so that `onExit` runs first: Deno tells the owner nothing
  * when a worker closes itself.
@@ -261,17 +252,18 @@ export class PoolWorker {
   /** Sends a task's outcome, by the ring when it can travel there, else by postMessage. */
   settle(id: number, ok: boolean, value: unknown): void {
     try {
-      this.reply(ok ? REPLY_OK : REPLY_ERROR, id, value);
+      this.reply(ok ? REPLY_OK : REPLY_ERROR, id, value); // the common case, encoded in place
+      return;
     } catch (error) {
       if (!(error instanceof UncloneableError)) throw error;
-      if (ok && error.needsMessage) {
-        this.scope.postMessage({ id, result: toWire(value, "the task's result") });
-        this.reply(REPLY_BY_MESSAGE, id, undefined);
-      } else if (ok) {
-        this.reply(REPLY_ERROR, id, new TypeError(error.message));
-      } else {
-        this.reply(REPLY_ERROR, id, plainError(value));
-      }
+    }
+    const outcome = encodeOutcome(ok, value, "the task's result");
+    if (outcome.needsMessage) {
+      this.scope.postMessage({ id, result: toWire(value, "the task's result") });
+      this.reply(REPLY_BY_MESSAGE, id, undefined);
+    } else {
+      const kind = outcome.ok ? REPLY_OK : REPLY_ERROR;
+      this.reply(kind, id, new Encoded(outcome.bytes.slice()));
     }
   }
 
@@ -319,11 +311,8 @@ export class PoolWorker {
   }
 
   settleStart(error: unknown): void {
-    try {
-      this.reply(REPLY_START_FAILED, 0, error);
-    } catch {
-      this.reply(REPLY_START_FAILED, 0, plainError(error));
-    }
+    const outcome = encodeOutcome(false, error, "the start error");
+    this.reply(REPLY_START_FAILED, 0, new Encoded(outcome.bytes.slice()));
   }
 
   async loop(): Promise<void> {
@@ -378,14 +367,9 @@ export type Outcome =
 
 /** Packs `value` for postMessage; a result that cannot travel becomes a TypeError outcome. */
 export function packOutcome(ok: boolean, value: unknown, what: string): Outcome {
-  try {
-    return { ok, bytes: encode(value, what).slice() };
-  } catch (error) {
-    if (!(error instanceof UncloneableError)) throw error;
-    if (ok && error.needsMessage) return { ok, wire: toWire(value, what) };
-    const reason = ok ? new TypeError(error.message) : plainError(value);
-    return { ok: false, bytes: encode(reason).slice() };
-  }
+  const outcome = encodeOutcome(ok, value, what);
+  if (outcome.needsMessage) return { ok: true, wire: toWire(value, what) };
+  return { ok: outcome.ok, bytes: outcome.bytes.slice() };
 }
 
 /** The value or error packed by `packOutcome`. */

@@ -13,7 +13,7 @@
 // and a short poll finds the rest, since across processes on one SQLite file the runtime polls its
 // queue only about once a minute and kv.watch does not see other processes' writes.
 
-import { decode, encode } from "./_codec.ts";
+import { decode, encode, encodeOutcome } from "./_codec.ts";
 import type { Task, TaskArgs, TaskName, TaskResult } from "./pool.ts";
 
 /** A job's state. */
@@ -606,17 +606,14 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
     const jobKey = this.#key("job", job.id);
     // What to write besides the check; built again for each attempt of the commit.
     let apply: (atomic: Deno.AtomicOperation) => Deno.AtomicOperation;
-    if (ok) {
-      let result: Uint8Array;
-      try {
-        result = encode(value, "the job's result").slice();
-      } catch (error) {
-        return this.#settle(current, false, error);
-      }
+    // A result that cannot be stored fails the attempt, with a TypeError saying why.
+    const outcome = encodeOutcome(ok, value, "the job's result");
+    if (outcome.ok) {
+      const result = outcome.bytes.slice();
       const done: JobRecord = { ...job, state: "done", result, finishedAt: now, leaseUntil: 0 };
       apply = (atomic) => atomic.set(jobKey, done, { expireIn: this.#resultTtl });
     } else {
-      const error = encodeError(value);
+      const error = outcome.bytes.slice();
       const retryIn = this.#backoff[job.attempts - 1];
       if (retryIn !== undefined) {
         const retry: JobRecord = {
@@ -698,16 +695,6 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
   /** Closes the pool. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
-  }
-}
-
-function encodeError(error: unknown): Uint8Array {
-  try {
-    return encode(error, "the job's error").slice();
-  } catch {
-    const plain = new Error(error instanceof Error ? error.message : String(error));
-    if (error instanceof Error) plain.name = error.name;
-    return encode(plain).slice();
   }
 }
 
