@@ -32,7 +32,6 @@ export const MODE_EACH = 1;
 /** Reply kinds: `[kind, id, value]`. */
 export const REPLY_OK = 0;
 export const REPLY_ERROR = 1;
-export const REPLY_READY = 2;
 export const REPLY_START_FAILED = 3;
 export const REPLY_EXITED = 4;
 /** The result comes by postMessage (it holds shareables): `{ id, result }`. */
@@ -301,7 +300,6 @@ export class PoolWorker {
         return;
       }
     }
-    this.reply(REPLY_READY, 0, undefined);
     try {
       await this.loop();
     } catch (error) {
@@ -639,8 +637,7 @@ export type PollingRequest =
   | { kind: "poll"; id: number; key: unknown; period: number }
   | { kind: "unpoll"; id: number }
   | { kind: "refresh"; id: number; key: unknown; request: number }
-  | { kind: "set"; key: unknown; value: unknown; request: number }
-  | { kind: "close" };
+  | { kind: "set"; key: unknown; value: unknown; request: number };
 
 /**
  * A PollingMap's worker: polls each key on its own timer and answers refresh and set requests.
@@ -653,7 +650,6 @@ export class PollingWorker {
   readonly functions: Promise<
     { read: (...args: unknown[]) => unknown; write?: (...args: unknown[]) => unknown }
   >;
-  quit: () => void = () => {};
 
   constructor(scope: WorkerScope, init: PollingWorkerInit) {
     this.scope = scope;
@@ -662,7 +658,9 @@ export class PollingWorker {
       return init.write === undefined ? { read } : { read, write: await loadTarget(init.write) };
     })();
     this.functions.catch(() => {}); // Reported through each read and request.
-    this.quit = installExitHooks(scope, () => scope.postMessage({ kind: "exited" }));
+    // The owner ends this worker with terminate(); the hooks only report a read or write that
+    // closes it.
+    installExitHooks(scope, () => scope.postMessage({ kind: "exited" }));
   }
 
   async read(key: unknown): Promise<Outcome> {
@@ -728,10 +726,6 @@ export class PollingWorker {
         this.scope.postMessage({ kind: "reply", request: message.request, outcome });
         return;
       }
-      case "close":
-        for (const id of [...this.timers.keys()]) this.unpoll(id);
-        this.quit();
-        return;
     }
   }
 }

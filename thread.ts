@@ -174,7 +174,6 @@ export class StoppableThread<A extends unknown[] = [], R = unknown> {
   readonly name: string;
   readonly #target: TargetSpec;
   readonly #args: unknown;
-  readonly #shared: unknown[];
   readonly #status: Int32Array = new Int32Array(new SharedArrayBuffer(THREAD_STATUS_BYTES));
   readonly #result: PromiseWithResolvers<R> = Promise.withResolvers<R>();
   #worker: Worker | undefined;
@@ -200,7 +199,6 @@ export class StoppableThread<A extends unknown[] = [], R = unknown> {
       );
     }
     this.#args = toWire(args, "args");
-    this.#shared = args;
     this.stopEvent = options.stopEvent ?? new Event();
     this.name = options.name ?? `theta-thread-${++threadCount}`;
     requireWorkers(`the thread "${this.name}"`);
@@ -348,7 +346,7 @@ export class StoppableThread<A extends unknown[] = [], R = unknown> {
     });
     // A target blocked on a shared queue or lock it got as an argument must wake to see the
     // kill word (see Termination in _futex.ts).
-    wakeWaiters(this.#shared);
+    wakeWaiters(this.#args); // the wire form holds the same handles
   }
 
   /** Stops the thread and waits for it to end; its error, if any, is left to `join()`. */
