@@ -499,3 +499,272 @@ Deno.test("LocalExecutor", async (t) => {
     assert.throws(() => new LocalExecutor({ concurrency: 0 }), RangeError);
   });
 });
+
+/** Runs a testdata script in a child process; it must exit by itself within `ms`. */
+async function runScript(
+  name: string,
+  args: string[],
+  ms = 20_000,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL(`./testdata/${name}`, import.meta.url).pathname, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), ms);
+  try {
+    const { code, stdout, stderr } = await child.output();
+    const decoder = new TextDecoder();
+    return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("Pool maxQueue counts tasks handed ahead to busy workers", async (t) => {
+  const slow = (ms: number): Promise<number> =>
+    new Promise((resolve) => setTimeout(() => resolve(ms), ms));
+
+  await t.step("maxQueue 0 accepts a task only when a worker is free", async () => {
+    await using pool = new Pool({ size: 1, maxQueue: 0 });
+    const first = pool.run(slow, [50]);
+    const results = await Promise.allSettled([1, 2, 3].map(() => pool.run(slow, [1])));
+    for (const result of results) {
+      assert.equal(result.status, "rejected");
+      assert.ok((result as PromiseRejectedResult).reason instanceof QueueFull);
+    }
+    assert.equal(pool.stats.queued, 0);
+    assert.equal(await first, 50);
+    assert.equal(await pool.run(slow, [1]), 1); // free again: accepted
+  });
+
+  await t.step(
+    "size 1, maxQueue 2: of five slow tasks one runs, two wait, two reject",
+    async () => {
+      await using pool = new Pool({ size: 1, maxQueue: 2 });
+      const tasks = [0, 1, 2, 3, 4].map(() => pool.run(slow, [30]));
+      assert.ok(pool.stats.queued <= 2, `queued ${pool.stats.queued}`);
+      const results = await Promise.allSettled(tasks);
+      assert.deepEqual(results.map((r) => r.status), [
+        "fulfilled",
+        "fulfilled",
+        "fulfilled",
+        "rejected",
+        "rejected",
+      ]);
+      for (const result of results.slice(3)) {
+        assert.ok((result as PromiseRejectedResult).reason instanceof QueueFull);
+      }
+    },
+  );
+
+  await t.step("with two workers, stats.queued never exceeds maxQueue", async () => {
+    await using pool = new Pool({ size: 2, maxQueue: 3 });
+    const tasks: Promise<unknown>[] = [];
+    for (let i = 0; i < 20; i++) {
+      tasks.push(pool.run(slow, [5]).catch((error) => error));
+      assert.ok(pool.stats.queued <= 3, `queued ${pool.stats.queued}`);
+    }
+    const outcomes = await Promise.all(tasks);
+    assert.equal(outcomes.filter((o) => o === 5).length, 5);
+    assert.equal(outcomes.filter((o) => o instanceof QueueFull).length, 15);
+  });
+});
+
+Deno.test("Pool payload limits reject with RangeError, never hang", async (t) => {
+  await using pool = new Pool({ size: 1 });
+  const big = 65 * 1024 * 1024;
+
+  await t.step("an argument over the transport's limit", async () => {
+    await assert.rejects(
+      pool.run((b: Uint8Array) => b.length, [new Uint8Array(big)]),
+      (error: unknown) => error instanceof RangeError && /64 MiB/.test(error.message),
+    );
+    assert.equal(pool.stats.running, 0);
+    assert.equal(await pool.run((x: number) => x + 1, [1]), 2);
+  });
+
+  await t.step("a result over the transport's limit", async () => {
+    await assert.rejects(
+      pool.run((n: number) => new Uint8Array(n), [big]),
+      (error: unknown) => error instanceof RangeError && /64 MiB/.test(error.message),
+    );
+    assert.equal(pool.stats.running, 0);
+    assert.equal(await pool.run((x: number) => x + 1, [2]), 3);
+  });
+
+  await t.step("a large buffer can travel by transfer", async () => {
+    const bytes = new Uint8Array(big);
+    assert.equal(
+      await pool.run((b: Uint8Array) => b.length, [bytes], { transfer: [bytes.buffer] }),
+      big,
+    );
+  });
+
+  await t.step("transfer is validated before anything is sent", async () => {
+    const triple = (x: number): number => x * 3;
+    await assert.rejects(pool.run(triple, [1], { transfer: 42 as never }), TypeError);
+    await assert.rejects(pool.run(triple, [1], { transfer: [{}] as never }), TypeError);
+    const buffer = new ArrayBuffer(8);
+    await assert.rejects(pool.run(triple, [1], { transfer: [buffer, buffer] }), TypeError);
+    assert.equal(buffer.byteLength, 8); // nothing was sent, nothing detached
+    assert.equal(await pool.run(triple, [2]), 6);
+  });
+
+  await t.step("close settles afterwards", async () => {
+    await pool.close();
+    assert.equal(pool.stats.running, 0);
+  });
+});
+
+Deno.test("Pool resize keeps queued tasks as they are", async (t) => {
+  await t.step("0 -> 2: a cancelled task never runs and every task counts once", async () => {
+    await using pool = new Pool({ size: 0 });
+    const log = new EvictingQueue<number>();
+    const record = (q: EvictingQueue<number>, i: number): number => {
+      q.put(i);
+      return i;
+    };
+    const first = pool.run(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return 0;
+    });
+    const controller = new AbortController();
+    const queued = [1, 2, 3].map((i) =>
+      pool.run(record, [log, i], i === 2 ? { signal: controller.signal } : {})
+    );
+    pool.resize(2); // a queued shareable argument must not make this throw
+    controller.abort(new Error("cancelled"));
+    assert.equal(await first, 0);
+    const results = await Promise.allSettled(queued);
+    assert.deepEqual(results.map((r) => r.status), ["fulfilled", "rejected", "fulfilled"]);
+    assert.deepEqual(log.flush().sort(), [1, 3]);
+    const { completed, failed } = pool.stats;
+    assert.equal(completed + failed, 4);
+  });
+});
+
+Deno.test("Pool ends workers blocked in Atomics.wait", async (t) => {
+  await t.step("terminate() while a task blocks on a shared queue: the process exits", async () => {
+    const { code, stdout, stderr } = await runScript("pool_exits.ts", ["terminate-queue"]);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /task: PoolClosed\ndone/);
+  });
+
+  await t.step(
+    "abort while a task waits on a typed-array argument: the process exits",
+    async () => {
+      const { code, stdout, stderr } = await runScript("pool_exits.ts", ["abort-typed-array"]);
+      assert.equal(code, 0, stderr);
+      assert.match(stdout, /task: aborted\ndone/);
+    },
+  );
+});
+
+Deno.test("Pool errors outside any task go to onError", async (t) => {
+  const errors: unknown[] = [];
+  let reported = Promise.withResolvers<void>();
+  await using pool = new Pool({
+    size: 1,
+    onError: (error) => {
+      errors.push(error);
+      reported.resolve();
+    },
+  });
+
+  await t.step("a timer left behind by a finished task never rejects the next one", async () => {
+    await pool.run(() => {
+      setTimeout(() => {
+        throw new Error("stray timer");
+      }, 20);
+      return 1;
+    });
+    const innocent = await pool.run(() => new Promise((resolve) => setTimeout(resolve, 80, 2)));
+    assert.equal(innocent, 2);
+    await reported.promise;
+    assert.match(String((errors[0] as Error).message), /stray timer/);
+  });
+
+  await t.step(
+    "a rejection left behind by a finished task never rejects the next one",
+    async () => {
+      reported = Promise.withResolvers<void>();
+      await pool.run(() => {
+        setTimeout(() => Promise.reject(new RangeError("stray rejection")), 10);
+        return 1;
+      });
+      const innocent = await pool.run(() => new Promise((resolve) => setTimeout(resolve, 60, 3)));
+      assert.equal(innocent, 3);
+      await reported.promise;
+      assert.ok(errors[1] instanceof RangeError);
+      assert.equal(pool.stats.failed, 0);
+    },
+  );
+});
+
+Deno.test("Pool thrown values arrive intact", async (t) => {
+  await using pool = new Pool({ size: 1 });
+
+  await t.step("a thrown string is that string", async () => {
+    const reason = await pool.run(() => {
+      throw "plain string";
+    }).catch((error) => error);
+    assert.equal(reason, "plain string");
+  });
+
+  await t.step("a thrown plain object keeps its fields", async () => {
+    const reason = await pool.run(() => {
+      throw { code: 42, detail: "x", when: new Date(7) };
+    }).catch((error) => error);
+    assert.deepEqual(reason, { code: 42, detail: "x", when: new Date(7) });
+  });
+
+  await t.step("a thrown object with an uncloneable field keeps the rest", async () => {
+    const reason = await pool.run(() => {
+      throw { code: 7, retry: () => 1 };
+    }).catch((error) => error);
+    assert.equal(reason.code, 7);
+  });
+
+  await t.step("an Error with an uncloneable cause keeps its class and message", async () => {
+    const reason = await pool.run(() => {
+      throw new RangeError("bad", { cause: () => 1 });
+    }).catch((error) => error);
+    assert.ok(reason instanceof RangeError);
+    assert.equal(reason.message, "bad");
+  });
+});
+
+Deno.test("Pool.map ends on abort while its source stalls", async () => {
+  await using pool = new Pool({ size: 1 });
+  const never = Promise.withResolvers<number>();
+  async function* stalled(): AsyncGenerator<number> {
+    yield 1;
+    yield await never.promise;
+  }
+  const controller = new AbortController();
+  const results = pool.map((x: number) => x, stalled(), { signal: controller.signal });
+  assert.deepEqual(await results.next(), { value: 1, done: false });
+  const next = results.next();
+  setTimeout(() => controller.abort(new Error("stop waiting")), 20);
+  await assert.rejects(next, /stop waiting/);
+  never.resolve(2); // let the generator finish
+});
+
+Deno.test("parallelise on a given pool runs as many jobs as the pool has workers", async () => {
+  await using pool = new Pool({ size: 2 });
+  const counters = new Int32Array(new SharedArrayBuffer(8)); // [running, most]
+  await parallelise(
+    async (_id: number, c: Int32Array) => {
+      const running = Atomics.add(c, 0, 1) + 1;
+      for (let most = Atomics.load(c, 1); running > most; most = Atomics.load(c, 1)) {
+        if (Atomics.compareExchange(c, 1, most, running) === most) break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      Atomics.sub(c, 0, 1);
+    },
+    6,
+    { args: [counters], pool },
+  );
+  assert.equal(counters[1], 2);
+});
