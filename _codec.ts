@@ -756,13 +756,35 @@ export function decode(bytes: Uint8Array): unknown {
   return Decoder.get().decode(bytes);
 }
 
-/** A sendable version of a thrown value whose own encoding failed: its name, message, stack. */
-export function plainError(error: unknown): Error {
-  const source = error instanceof Error ? error : new Error(String(error));
-  const plain = new Error(source.message);
-  plain.name = source.name;
-  plain.stack = source.stack ?? "";
-  return plain;
+/**
+ * A sendable version of a thrown value whose own encoding failed. An Error becomes a plain Error
+ * with its name, message and stack (its class is revived by name); a plain object or array keeps
+ * every field that can cross threads; anything else becomes an Error with its text.
+ */
+export function sendableThrown(error: unknown): unknown {
+  if (error instanceof Error) {
+    const plain = new Error(error.message);
+    plain.name = error.name;
+    plain.stack = error.stack ?? "";
+    return plain;
+  }
+  if (typeof error === "object" && error !== null) {
+    const proto = Object.getPrototypeOf(error);
+    if (Array.isArray(error) || proto === Object.prototype || proto === null) {
+      const kept: Record<string, unknown> = Array.isArray(error) ? [] as never : {};
+      for (const key of Object.keys(error)) {
+        const field = (error as Record<string, unknown>)[key];
+        try {
+          encode(field);
+          kept[key] = field;
+        } catch {
+          // A field that cannot cross threads (a function, a symbol) is left behind.
+        }
+      }
+      return kept;
+    }
+  }
+  return new Error(String(error));
 }
 
 /** A call's outcome as bytes, from `encodeOutcome`. */
@@ -790,7 +812,7 @@ export function encodeOutcome(ok: boolean, value: unknown, what: string): Encode
     return { ok, bytes: encode(value, what), needsMessage: false };
   } catch (error) {
     if (!(error instanceof UncloneableError)) throw error;
-    if (!ok) return { ok: false, bytes: encode(plainError(value)), needsMessage: false };
+    if (!ok) return { ok: false, bytes: encode(sendableThrown(value)), needsMessage: false };
     return {
       ok: false,
       bytes: encode(new TypeError(error.message)),

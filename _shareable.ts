@@ -122,8 +122,8 @@ export const WAKE_MAX_BYTES = 4096;
 
 /**
  * Wakes every thread waiting on the shared memory of the shareables found in `value` (an
- * argument list): a spurious wake-up, which every theta wait loop re-checks and sleeps again
- * after. Called after terminating a worker, since `Worker.terminate()` does not interrupt a
+ * argument list), and on shared typed arrays found there: a spurious wake-up, which every theta
+ * wait loop re-checks and sleeps again after. Called after terminating a worker, since `Worker.terminate()` does not interrupt a
  * thread blocked in Atomics.wait and such a thread keeps the process from exiting.
  */
 export function wakeWaiters(value: unknown, seen: Set<unknown> = new Set()): void {
@@ -140,7 +140,19 @@ export function wakeWaiters(value: unknown, seen: Set<unknown> = new Set()): voi
     wakeWaiters(value[SHAREABLE], seen);
     return;
   }
-  if (ArrayBuffer.isView(value)) return;
+  if (ArrayBuffer.isView(value)) {
+    // A typed array over shared memory may be what a task blocks on with Atomics.wait: wake
+    // every 4-byte-aligned word of its range (waiters are keyed by address, whatever the
+    // array's element type).
+    const buffer = value.buffer;
+    if (!(buffer instanceof SharedArrayBuffer)) return;
+    const start = value.byteOffset & ~3;
+    const end = Math.min(value.byteOffset + value.byteLength, start + WAKE_MAX_BYTES);
+    const count = Math.min((end - start + 3) >> 2, (buffer.byteLength - start) >> 2);
+    const words = new Int32Array(buffer, start, count);
+    for (let i = 0; i < words.length; i++) Atomics.notify(words, i);
+    return;
+  }
   const items = Array.isArray(value) ? value : Object.values(value);
   for (const item of items) wakeWaiters(item, seen);
 }

@@ -258,9 +258,9 @@ Deno.test("Pool timeouts and aborts", async (t) => {
 
 Deno.test("Pool limits, close and terminate", async (t) => {
   await t.step("maxQueue rejects with QueueFull", async () => {
-    await using pool = new Pool({ size: 1, maxQueue: 0 });
+    await using pool = new Pool({ size: 1, maxQueue: 1 });
     const gate = new Event();
-    const busy = [0, 1, 2, 3].map(() => pool.run((g: Event) => g.wait(5000), [gate]));
+    const busy = [0, 1].map(() => pool.run((g: Event) => g.wait(5000), [gate]));
     await assert.rejects(pool.run((x: number) => x, [1]), QueueFull);
     gate.set();
     await Promise.all(busy);

@@ -1,5 +1,5 @@
 // Copyright theta authors. MIT license.
-// The main-thread side of spawning theta workers: the bundled worker source (see _bundle.ts),
+// The main-thread side of spawning theta workers: the bundled worker source (see _bundle.ts; the worker side is _worker/),
 // made into a blob URL once per process on first use, never at import time (an isolate without
 // Worker or eval, such as Deno Deploy, can import theta safely).
 
@@ -14,7 +14,18 @@ import * as queue from "./queue.ts";
 import * as callqueueSlots from "./_callqueue_slots.ts";
 import * as callqueue from "./callqueue.ts";
 import * as channel from "./channel.ts";
-import * as runtime from "./_runtime.ts";
+import * as poolProtocol from "./_pool/protocol.ts";
+import * as threadProtocol from "./_thread/protocol.ts";
+import * as exitHooks from "./_worker/exit_hooks.ts";
+import * as mailbox from "./_worker/mailbox.ts";
+import * as taskFunction from "./_worker/task_function.ts";
+import * as outcome from "./_worker/outcome.ts";
+import * as context from "./_worker/context.ts";
+import * as poolWorker from "./_worker/pool_worker.ts";
+import * as threadWorker from "./_worker/thread_worker.ts";
+import * as periodicWorker from "./_worker/periodic_worker.ts";
+import * as pollingWorker from "./_worker/polling_worker.ts";
+import * as workerMain from "./_worker/main.ts";
 import { bundleSource } from "./_bundle.ts";
 import { ArgsRoute } from "./_callqueue_slots.ts";
 
@@ -91,7 +102,18 @@ export function workerSource(): string {
       callqueueSlots,
       callqueue,
       channel,
-      runtime,
+      poolProtocol,
+      threadProtocol,
+      exitHooks,
+      mailbox,
+      taskFunction,
+      outcome,
+      context,
+      poolWorker,
+      threadWorker,
+      periodicWorker,
+      pollingWorker,
+      workerMain,
     ],
     "runtimeMain();",
   );

@@ -1,0 +1,55 @@
+// Copyright theta authors. MIT license.
+// One task on its way through a pool: a record mutated in place from submission to settlement,
+// never copied, so that its timeout and abort handlers, its queue entry and its worker all see
+// the same state.
+
+import type { Encoded } from "../_codec.ts";
+import type { WorkerHandle } from "./worker_handle.ts";
+
+/**
+ * Where a job is. Transitions (only these):
+ *
+ *   QUEUED --sent to a worker--> SENT --its worker claims the ticket--> RUNNING --> SETTLED
+ *   SENT --taken back (steal, cancel, worker retired before claiming)--> QUEUED or SETTLED
+ *   QUEUED --cancelled, refused, pool terminated--> SETTLED
+ *
+ * The main thread learns of a claim only when a steal fails or a reply comes, so a SENT job may
+ * already run in its worker: the ticket word (see PREFETCH in protocol.ts) is the truth, and a
+ * failed steal moves the job to RUNNING.
+ */
+export type JobState = "queued" | "sent" | "running" | "settled";
+
+/** A task of a pool. */
+export interface Job {
+  readonly id: number;
+  /** A function's number in its pool, or an export name. */
+  readonly ref: number | string;
+  /** The function's source, for workers that have not seen it. */
+  readonly source: string | undefined;
+  /** The function itself, for inline runs. */
+  readonly fn: ((...args: never[]) => unknown) | undefined;
+  readonly args: unknown[];
+  /** MODE_ONCE or MODE_EACH (protocol.ts). */
+  readonly mode: number;
+  readonly transfer: Transferable[] | undefined;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (reason: unknown) => void;
+  readonly onProgress: ((value: unknown) => void) | undefined;
+  state: JobState;
+  /**
+   * The encoded arguments, made once when the job is first sent to a worker (or at submission,
+   * to refuse what cannot cross threads); `null` when they travel by postMessage.
+   */
+  payload: Encoded | null | undefined;
+  /** The worker it was sent to, while SENT or RUNNING. */
+  worker: WorkerHandle | undefined;
+  /** Its ticket index in that worker's control block, while SENT or RUNNING. */
+  ticket: number;
+  /** Removes its timer and abort listener. */
+  cleanup: (() => void) | undefined;
+  /** Its reply said the result follows by postMessage. */
+  awaitingMessage: boolean;
+  /** When it was submitted and when it started, performance.now(), for stats. */
+  readonly submittedAt: number;
+  startedAt: number;
+}

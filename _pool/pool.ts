@@ -1,0 +1,961 @@
+// Copyright theta authors. MIT license.
+// The Pool class: submission, admission (maxQueue), dispatch to worker handles, replies,
+// cancellation, crashes, resize, close and terminate. The pieces it drives live beside it: the
+// Job record (job.ts), worker handles (worker_handle.ts), the reply pump (pump.ts), inline runs
+// (inline.ts), map's engine (map.ts) and the wire protocol (protocol.ts).
+
+import { checkTimeout } from "../_futex.ts";
+import { PoolClosed, QueueFull, WorkerCrashed } from "../_errors.ts";
+import { fromWire } from "../_shareable.ts";
+import { canSpawnWorkers, cores, functionSource } from "../_spawn.ts";
+import { Deque } from "./deque.ts";
+import { InlineModule, runInline } from "./inline.ts";
+import type { Job, JobState } from "./job.ts";
+import { mapLazily, stageError } from "./map.ts";
+import {
+  MODE_EACH,
+  MODE_ONCE,
+  type Reply,
+  REPLY_BY_MESSAGE,
+  REPLY_CRASHED,
+  REPLY_ERROR,
+  REPLY_EXITED,
+  REPLY_OK,
+  REPLY_START_FAILED,
+  REPLY_STRAY,
+  type ResultMessage,
+} from "./protocol.ts";
+import { ReplyPump } from "./pump.ts";
+import type { Executor, Task, TaskArgs, TaskItem, TaskName, TaskResult } from "./task.ts";
+import { encodeArgs, type SendStatus, type WorkerEvents, WorkerHandle } from "./worker_handle.ts";
+
+/** Options of `new Pool`. */
+export interface PoolOptions {
+  /**
+   * Workers. `0` runs every task inline on this thread, one at a time (GitPython async's
+   * `set_size(0)`).
+   *
+   * @default {navigator.hardwareConcurrency} (inline where Worker is missing)
+   */
+  size?: number;
+  /**
+   * A module whose function exports are the tasks, run by name: `pool.run("fib", [30])`. Type the
+   * pool with it: `new Pool<typeof import("./tasks.ts")>({ module })`. Loading it from a file
+   * needs `--allow-read`.
+   *
+   * @default {undefined}
+   */
+  module?: URL | string;
+  /**
+   * Most tasks not started yet, wherever they wait: in the pool's queue or handed ahead to a
+   * busy worker. Beyond it `run` rejects with `QueueFull`; `0` accepts a task only when a worker
+   * is free.
+   *
+   * @default {Infinity}
+   */
+  maxQueue?: number;
+  /**
+   * Default per-task timeout in ms, counted from `run`.
+   *
+   * @default {undefined} (none)
+   */
+  timeout?: number;
+  /**
+   * Ms a worker may stay idle before it is ended (it is started again when needed).
+   *
+   * @default {undefined} (workers stay until `close`)
+   */
+  idleTimeout?: number;
+  /**
+   * The pool's name, given to its workers.
+   *
+   * @default {"theta-pool"}
+   */
+  name?: string;
+  /**
+   * Receives errors a worker raised outside any running task: a timer or a rejection left
+   * behind by a task that has finished. They never reject another task.
+   *
+   * @default {console.error}
+   */
+  onError?: (error: unknown) => void;
+}
+
+/** Options of `Pool.run`. */
+export interface RunOptions {
+  /**
+   * Cancels the task: removed if queued, its worker ended and replaced if running. The promise
+   * rejects with the signal's reason.
+   *
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
+  /**
+   * Ms before the task is cancelled with a `TimeoutError` `DOMException`, counted from `run`.
+   *
+   * @default {PoolOptions.timeout}
+   */
+  timeout?: number;
+  /**
+   * Objects to transfer rather than copy: `ArrayBuffer`s, `MessagePort`s and streams found in
+   * the arguments (they then travel by postMessage, with no size limit). Checked before
+   * anything is sent: a bad list rejects with a `TypeError` and nothing is detached.
+   *
+   * @default {[]}
+   */
+  transfer?: Transferable[];
+}
+
+/** Options of `Pool.map`. */
+export interface MapOptions {
+  /**
+   * Items per task: each task runs the function on `chunkSize` items in turn.
+   *
+   * @default {1}
+   */
+  chunkSize?: number;
+  /**
+   * Whether results come in the order of their items, or as they finish.
+   *
+   * @default {true}
+   */
+  ordered?: boolean;
+  /**
+   * Most tasks in flight: how far `map` reads ahead of its consumer.
+   *
+   * @default {2 * size} (at least 1)
+   */
+  concurrency?: number;
+  /**
+   * Ends the iteration: in-flight tasks are cancelled and the source is closed.
+   *
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
+  /**
+   * The stage's name in a pipeline: a failing item then ends the iteration with an `Error`
+   * saying `Cannot complete pipeline stage "name": ...`, whose `cause` is the task's error.
+   *
+   * @default {undefined}
+   */
+  name?: string;
+  /**
+   * Called as results are read, with the items done so far and, when `items` has a known
+   * length (an array, a Set, a Map), their total.
+   *
+   * @default {undefined}
+   */
+  onProgress?: (done: number, total?: number) => void;
+}
+
+/** Counters of a pool. */
+export interface PoolStats {
+  /** Live workers. */
+  workers: number;
+  /** Tasks running now. */
+  running: number;
+  /** Tasks not started yet: queued, or handed ahead to a busy worker. Never above `maxQueue`. */
+  queued: number;
+  /** Tasks that resolved. */
+  completed: number;
+  /** Tasks that rejected (thrown, crashed, cancelled). */
+  failed: number;
+}
+
+/**
+ * A pool of workers that run tasks, with dispatch over shared memory: a task and its result each
+ * cross threads through a SharedArrayBuffer ring with an Atomics wake-up, not a postMessage.
+ *
+ * A task that throws rejects its own promise only. A worker that dies (an uncaught error,
+ * `self.close()`, `Deno.exit()`) rejects its running task with `WorkerCrashed` and is replaced.
+ * A timeout or abort removes a queued task, or ends and replaces the worker of a running one.
+ *
+ * @example Running functions
+ * ```ts
+ * import { Pool } from "@theta/theta/pool";
+ * import assert from "node:assert/strict";
+ *
+ * await using pool = new Pool({ size: 2 });
+ * assert.equal(await pool.run((x: number) => x + 1, [41]), 42);
+ * // Tasks travel as source text: a recursive task names itself, not a closure variable.
+ * function fib(n: number): number {
+ *   return n < 2 ? n : fib(n - 1) + fib(n - 2);
+ * }
+ * assert.deepEqual(await Promise.all([20, 21].map((n) => pool.run(fib, [n]))), [6765, 10946]);
+ * ```
+ *
+ * @example Tasks from a module, typed
+ * ```ts ignore
+ * import { Pool } from "@theta/theta/pool";
+ *
+ * // tasks.ts: export function fib(n: number): number { ... }
+ * await using pool = new Pool<typeof import("./tasks.ts")>({
+ *   module: new URL("./tasks.ts", import.meta.url),
+ * });
+ * const result: number = await pool.run("fib", [30]);
+ * ```
+ */
+export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable {
+  readonly #module: string | undefined;
+  readonly #maxQueue: number;
+  readonly #timeout: number | undefined;
+  readonly #idleTimeout: number | undefined;
+  readonly #name: string;
+  readonly #onError: (error: unknown) => void;
+  readonly #queue: Deque<Job> = new Deque();
+  readonly #workers: WorkerHandle[] = [];
+  readonly #functionIds = new Map<string, number>();
+  readonly #closed: PromiseWithResolvers<void> = Promise.withResolvers();
+  readonly #inlineModule: InlineModule;
+  readonly #pump: ReplyPump;
+  readonly #events: WorkerEvents;
+  #size: number;
+  #nextId = 1;
+  /** Jobs sent to workers and not yet finished or taken back (the pump runs while > 0). */
+  #inflight = 0;
+  #inlineJob: Job | undefined;
+  #spawned = 0;
+  #closing = false;
+  #terminated = false;
+  #completed = 0;
+  #failed = 0;
+
+  /**
+   * Creates a pool. Workers start on demand, when tasks arrive.
+   *
+   * @param options Size, task module, limits.
+   * @throws {RangeError} If a size, limit or timeout is out of range.
+   * @throws {TypeError} If `size > 0` is asked for where Worker is missing.
+   */
+  constructor(options: PoolOptions = {}) {
+    const size = options.size ?? (canSpawnWorkers() ? cores() : 0);
+    checkSize(size, "create the pool");
+    if (size > 0 && !canSpawnWorkers()) {
+      throw new TypeError(
+        `Cannot create a pool of ${size} workers as this runtime has no Worker: omit size to run tasks inline, or use KvPool for background jobs`,
+      );
+    }
+    if (options.size === undefined && !canSpawnWorkers() && !warnedInline) {
+      warnedInline = true;
+      console.warn("theta: no Worker in this runtime; Pool tasks run inline on this thread");
+    }
+    const maxQueue = options.maxQueue ?? Infinity;
+    if (!(maxQueue === Infinity || (Number.isInteger(maxQueue) && maxQueue >= 0))) {
+      throw new RangeError(
+        `Cannot create the pool as maxQueue must be a non-negative integer: current value is ${maxQueue}`,
+      );
+    }
+    checkTimeout(options.timeout, "timeout");
+    checkTimeout(options.idleTimeout, "idleTimeout");
+    if (options.onError !== undefined && typeof options.onError !== "function") {
+      throw new TypeError(
+        `Cannot create the pool as onError must be a function: current value is ${typeof options
+          .onError}`,
+      );
+    }
+    this.#size = size;
+    this.#module = options.module === undefined ? undefined : String(options.module);
+    this.#maxQueue = maxQueue;
+    this.#timeout = options.timeout;
+    this.#idleTimeout = options.idleTimeout;
+    this.#name = options.name ?? "theta-pool";
+    this.#onError = options.onError ??
+      ((error) => console.error("theta: a pool worker raised an error outside any task:", error));
+    this.#inlineModule = new InlineModule(this.#module);
+    this.#pump = new ReplyPump({
+      inflight: () => this.#inflight,
+      drainReplies: () => this.#drainReplies(),
+      hasReplies: () => this.#workers.some((worker) => worker.replies.length > 0),
+    });
+    this.#events = {
+      onError: (worker, message) =>
+        this.#crash(
+          worker,
+          new WorkerCrashed(`Cannot complete the task as its worker died: ${message}`),
+        ),
+      onResultMessage: (worker, message) => this.#onResultMessage(worker, message),
+    };
+  }
+
+  /** Workers the pool runs tasks on; 0 when tasks run inline. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Counters: live workers, running and queued tasks, completed and failed ones. */
+  get stats(): PoolStats {
+    let running = this.#inlineJob === undefined ? 0 : 1;
+    for (const worker of this.#workers) if (worker.load > 0) running++;
+    return {
+      workers: this.#workers.length,
+      running,
+      queued: this.#waiting(),
+      completed: this.#completed,
+      failed: this.#failed,
+    };
+  }
+
+  /** Tasks not started: queued here, or sent ahead to a worker busy with another. */
+  #waiting(): number {
+    let waiting = this.#queue.length;
+    for (const worker of this.#workers) if (worker.load > 1) waiting += worker.load - 1;
+    return waiting;
+  }
+
+  /**
+   * Runs one task and resolves with its result.
+   *
+   * @param task A self-contained function, or the name of an export of the pool's module.
+   * @param args The task's arguments (structured-cloneable, or shareable objects).
+   * @param options A signal, a timeout, objects to transfer.
+   * @returns The task's result.
+   * @throws {TypeError} If an argument cannot cross threads, or `transfer` is not a list of
+   * transferable objects (the promise rejects; nothing runs).
+   * @throws {RangeError} If the arguments or the result are over 64 MiB.
+   * @throws {QueueFull} If `maxQueue` tasks are already waiting.
+   * @throws {PoolClosed} If the pool was closed.
+   */
+  run<K extends TaskName<M>>(
+    task: K,
+    args?: TaskArgs<M, K>,
+    options?: RunOptions,
+  ): Promise<TaskResult<M, K>>;
+  /**
+   * Runs a self-contained function as a task and resolves with its result.
+   *
+   * @param task The function: its source runs in a worker, without its closure.
+   * @param args Its arguments.
+   * @param options A signal, a timeout, objects to transfer.
+   * @returns The task's result.
+   * @throws Like the named form.
+   */
+  run<A extends unknown[], R>(
+    task: (...args: A) => R,
+    args?: A,
+    options?: RunOptions,
+  ): Promise<Awaited<R>>;
+  run(task: Task | string, args: unknown[] = [], options: RunOptions = {}): Promise<unknown> {
+    return this.#submit(task, args, MODE_ONCE, options);
+  }
+
+  /**
+   * The `Executor` form of `run`: `submit(task, ...args)`.
+   *
+   * @param task A self-contained function or an export name.
+   * @param args The task's arguments.
+   * @returns The task's result.
+   */
+  // deno-lint-ignore no-explicit-any
+  submit<R>(task: Task<any[], R> | string, ...args: unknown[]): Promise<R> {
+    return this.#submit(task, args, MODE_ONCE, {}) as Promise<R>;
+  }
+
+  #submit(
+    task: Task | string,
+    args: unknown[],
+    mode: number,
+    options: RunOptions,
+  ): Promise<unknown> {
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    try {
+      const job = this.#createJob(task, args, mode, options, resolve, reject);
+      this.#admit();
+      this.#watch(job, options);
+      if (job.state !== "settled") {
+        this.#queue.push(job);
+        this.#dispatch();
+      }
+    } catch (error) {
+      reject(error);
+    }
+    return promise;
+  }
+
+  #createJob(
+    task: Task | string,
+    args: unknown[],
+    mode: number,
+    options: RunOptions,
+    resolve: (value: unknown) => void,
+    reject: (reason: unknown) => void,
+  ): Job {
+    if (this.#closing || this.#terminated) {
+      throw new PoolClosed("Cannot run the task as the pool is closed");
+    }
+    if (!Array.isArray(args)) {
+      throw new TypeError(`Cannot run the task as args must be an array: current value is ${args}`);
+    }
+    let ref: number | string;
+    let source: string | undefined;
+    if (typeof task === "function") {
+      source = functionSource(task, "a task");
+      ref = this.#functionIds.get(source) ?? this.#functionIds.size + 1;
+      this.#functionIds.set(source, ref);
+    } else if (typeof task === "string") {
+      ref = task;
+    } else {
+      throw new TypeError(
+        `Cannot run the task as it must be a function or an export name: current value is ${typeof task}`,
+      );
+    }
+    const job: Job = {
+      id: this.#nextId++,
+      ref,
+      source,
+      fn: typeof task === "function" ? task : undefined,
+      args,
+      mode,
+      transfer: checkTransfer(options.transfer),
+      resolve,
+      reject,
+      onProgress: undefined,
+      state: "queued",
+      payload: undefined,
+      worker: undefined,
+      ticket: -1,
+      cleanup: undefined,
+      awaitingMessage: false,
+      submittedAt: performance.now(),
+      startedAt: NaN,
+    };
+    // Refuse at the call what cannot reach a worker (inline runs take anything).
+    if (this.#size > 0) encodeArgs(job);
+    return job;
+  }
+
+  /**
+   * Refuses a task beyond `maxQueue`: it would wait (no free worker after the queued tasks take
+   * theirs) and `maxQueue` tasks already wait.
+   *
+   * @throws {QueueFull} Then.
+   */
+  #admit(): void {
+    if (this.#maxQueue === Infinity) return;
+    let free: number;
+    if (this.#size === 0) {
+      free = this.#inlineJob === undefined ? 1 : 0;
+    } else {
+      let busy = 0;
+      for (const worker of this.#workers) if (worker.load > 0) busy++;
+      free = Math.max(0, this.#size - busy);
+    }
+    if (this.#queue.length < free) return; // it starts at once
+    if (this.#waiting() + 1 > this.#maxQueue) {
+      throw new QueueFull(
+        `Cannot queue the task as ${this.#maxQueue} tasks are already waiting (maxQueue)`,
+      );
+    }
+  }
+
+  /** Arms the job's timeout and abort signal. */
+  #watch(job: Job, options: RunOptions): void {
+    const timeout = options.timeout ?? this.#timeout;
+    checkTimeout(timeout, "timeout");
+    const signal = options.signal;
+    if (signal?.aborted) {
+      this.#settle(job, false, signal.reason);
+      return;
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const onAbort = (): void => this.#cancel(job, signal!.reason);
+    if (timeout !== undefined) {
+      timer = setTimeout(() => this.#cancel(job, timeoutError(timeout)), timeout);
+    }
+    signal?.addEventListener("abort", onAbort, { once: true });
+    job.cleanup = () => {
+      if (timer !== undefined) clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    };
+  }
+
+  #settle(job: Job, ok: boolean, value: unknown): void {
+    if (job.state === "settled") return;
+    job.state = "settled";
+    job.cleanup?.();
+    job.cleanup = undefined;
+    if (ok) {
+      this.#completed++;
+      job.resolve(value);
+    } else {
+      this.#failed++;
+      job.reject(value);
+    }
+  }
+
+  /** Sends queued jobs to workers, spawning workers up to `size`. */
+  #dispatch(): void {
+    if (this.#terminated) return;
+    if (this.#size === 0) {
+      this.#runInline();
+    } else {
+      while (this.#queue.length > 0) {
+        const worker = this.#pickWorker();
+        if (worker === undefined) break;
+        const job = this.#queue.shift()!;
+        if (!this.#send(job, worker)) {
+          this.#queue.unshift([job]);
+          break;
+        }
+      }
+    }
+    this.#checkClosed();
+  }
+
+  /**
+   * Sends `job` to `worker`.
+   *
+   * @returns False if the worker's ring had no room (the job is not sent); true otherwise,
+   * including when the job failed to send and was rejected.
+   */
+  #send(job: Job, worker: WorkerHandle): boolean {
+    let status: SendStatus;
+    try {
+      status = worker.send(job);
+    } catch (error) {
+      this.#settle(job, false, error);
+      return true;
+    }
+    if (status === "full") return false;
+    this.#inflight++;
+    this.#pump.start();
+    return true;
+  }
+
+  /** An idle worker, else a new one, else the least busy one with a free ticket. */
+  #pickWorker(): WorkerHandle | undefined {
+    let best: WorkerHandle | undefined;
+    for (const worker of this.#workers) {
+      if (worker.load === 0) return worker;
+      if (worker.hasTicket && (best === undefined || worker.load < best.load)) best = worker;
+    }
+    if (this.#workers.length < this.#size) return this.#spawn();
+    return best;
+  }
+
+  #spawn(): WorkerHandle {
+    const name = `${this.#name}-${this.#spawned++}`;
+    const worker = new WorkerHandle(this.#pump.bell, this.#module, name, this.#events);
+    this.#workers.push(worker);
+    return worker;
+  }
+
+  /** Takes `job` off its worker (finished, or running in a worker being retired). */
+  #detach(job: Job): void {
+    job.worker?.detach(job);
+    this.#inflight--;
+  }
+
+  /** Handles every reply waiting in the workers' rings; true if there was any. */
+  #drainReplies(): boolean {
+    let any = false;
+    for (const worker of [...this.#workers]) {
+      for (const reply of worker.takeReplies()) {
+        any = true;
+        this.#onReply(worker, reply);
+      }
+    }
+    return any;
+  }
+
+  #onReply(worker: WorkerHandle, reply: Reply): void {
+    if (worker.dead) return;
+    const { kind, id, value } = reply;
+    switch (kind) {
+      case REPLY_OK:
+      case REPLY_ERROR: {
+        const job = worker.jobOf(id);
+        if (job !== undefined) this.#finish(worker, job, kind === REPLY_OK, value);
+        return;
+      }
+      case REPLY_BY_MESSAGE: {
+        const job = worker.jobOf(id);
+        if (job === undefined) return;
+        if (worker.messages.has(id)) {
+          const result = worker.messages.get(id);
+          worker.messages.delete(id);
+          this.#finish(worker, job, true, fromWire(result));
+        } else {
+          job.awaitingMessage = true;
+        }
+        return;
+      }
+      case REPLY_EXITED:
+        this.#crash(
+          worker,
+          new WorkerCrashed(
+            "Cannot complete the task as it closed its worker (self.close() or Deno.exit())",
+          ),
+        );
+        return;
+      case REPLY_CRASHED:
+        this.#crash(
+          worker,
+          new WorkerCrashed(
+            `Cannot complete the task as it raised an uncaught error: ${describeError(value)}`,
+            { cause: value },
+          ),
+        );
+        return;
+      case REPLY_START_FAILED:
+        this.#crash(
+          worker,
+          new WorkerCrashed(`Cannot start a pool worker: ${describeError(value)}`, {
+            cause: value,
+          }),
+          true,
+        );
+        return;
+      case REPLY_STRAY:
+        try {
+          this.#onError(value);
+        } catch (error) {
+          console.error("theta: the pool's onError threw:", error);
+        }
+        return;
+    }
+  }
+
+  #onResultMessage(worker: WorkerHandle, message: ResultMessage): void {
+    const job = worker.jobOf(message.id);
+    if (job?.awaitingMessage) {
+      this.#finish(worker, job, true, fromWire(message.result));
+    } else {
+      worker.messages.set(message.id, message.result);
+    }
+  }
+
+  /** A worker's job is done: settle it, then feed, balance or retire the worker. */
+  #finish(worker: WorkerHandle, job: Job, ok: boolean, value: unknown): void {
+    this.#detach(job);
+    worker.finished++;
+    this.#settle(job, ok, value);
+    if (worker.load === 0) {
+      if (this.#workers.length > this.#size) {
+        this.#retire(worker);
+      } else if (this.#queue.length === 0) {
+        this.#stealFor(worker);
+        if (worker.load === 0 && this.#idleTimeout !== undefined) {
+          worker.idleTimer = setTimeout(() => {
+            if (worker.load === 0) this.#retire(worker);
+          }, this.#idleTimeout);
+        }
+      }
+    }
+    this.#dispatch();
+  }
+
+  /** An idle worker takes a waiting job from the busiest other worker. */
+  #stealFor(idle: WorkerHandle): void {
+    let busiest: WorkerHandle | undefined;
+    for (const worker of this.#workers) {
+      if (worker !== idle && worker.load >= 2 && (busiest?.load ?? 1) < worker.load) {
+        busiest = worker;
+      }
+    }
+    const job = busiest?.jobs.at(-1);
+    if (job === undefined || !busiest!.steal(job)) return;
+    this.#inflight--;
+    this.#send(job, idle) || this.#queue.unshift([job]);
+  }
+
+  /** Ends a worker and forgets it; jobs still attached are woken (see WorkerHandle.retire). */
+  #retire(worker: WorkerHandle): void {
+    worker.retire();
+    const index = this.#workers.indexOf(worker);
+    if (index >= 0) this.#workers.splice(index, 1);
+  }
+
+  /**
+   * Before a worker is ended: the jobs it has not started go back to the front of the queue, in
+   * order.
+   *
+   * @returns The job it runs, if any (still attached to it).
+   */
+  #evacuate(worker: WorkerHandle): Job | undefined {
+    const { unstarted, running } = worker.evacuate();
+    this.#inflight -= unstarted.length;
+    this.#queue.unshift(unstarted);
+    return running;
+  }
+
+  /**
+   * A worker died. Replies it sent before dying are handled first; then its running job, if
+   * any, rejects with `error`, jobs it had not started go to other workers, and it is replaced
+   * on demand.
+   */
+  #crash(worker: WorkerHandle, error: Error, startFailed = false): void {
+    if (worker.dead) return;
+    this.#drainReplies();
+    if (worker.dead) return;
+    const running = this.#evacuate(worker);
+    this.#retire(worker);
+    if (running !== undefined) {
+      this.#detach(running);
+      this.#settle(running, false, error);
+    }
+    if (startFailed) {
+      // Waiting tasks would only start more failing workers: they reject too.
+      for (const waiting of this.#queue.drain()) this.#settle(waiting, false, error);
+    }
+    this.#pump.wake();
+    this.#dispatch();
+  }
+
+  /** Timeout or abort: remove the job if it has not started, end its worker if it runs. */
+  #cancel(job: Job, reason: unknown): void {
+    if (job.state === "settled") return;
+    this.#drainReplies(); // its result may be waiting, and settle it
+    if ((job.state as JobState) === "settled") return;
+    const worker = job.worker;
+    if (job.state === "queued") {
+      this.#queue.remove(job);
+    } else if (worker !== undefined) {
+      if (worker.steal(job)) {
+        this.#inflight--;
+      } else {
+        // Running: its worker is ended (waking the waits it may block in) and replaced; its
+        // other jobs move first.
+        this.#evacuate(worker);
+        this.#retire(worker);
+        this.#detach(job);
+        this.#pump.wake();
+      }
+    }
+    this.#settle(job, false, reason);
+    this.#dispatch();
+  }
+
+  /** Size 0: runs queued jobs here, one at a time. */
+  async #runInline(): Promise<void> {
+    if (this.#inlineJob !== undefined) return;
+    while (this.#queue.length > 0 && this.#size === 0 && !this.#terminated) {
+      const job = this.#queue.shift()!;
+      job.state = "running";
+      this.#inlineJob = job;
+      try {
+        this.#settle(job, true, await runInline(job, this.#inlineModule));
+      } catch (error) {
+        this.#settle(job, false, error);
+      } finally {
+        this.#inlineJob = undefined;
+      }
+    }
+    if (this.#size > 0) this.#dispatch(); // resized while the last inline job ran
+    this.#checkClosed();
+  }
+
+  /**
+   * Changes the number of workers, under load too. Growing starts workers as tasks need them;
+   * shrinking ends idle workers now and busy ones after their task. `0` switches to inline runs.
+   *
+   * @param size The new size.
+   * @throws {RangeError} If `size` is out of range.
+   * @throws {TypeError} If `size > 0` where Worker is missing.
+   */
+  resize(size: number): void {
+    checkSize(size, "resize the pool");
+    if (size > 0 && !canSpawnWorkers()) {
+      throw new TypeError(
+        `Cannot resize the pool to ${size} workers as this runtime has no Worker`,
+      );
+    }
+    this.#size = size;
+    for (const worker of [...this.#workers]) {
+      if (this.#workers.length <= size) break;
+      if (worker.load === 0) this.#retire(worker);
+    }
+    this.#dispatch();
+  }
+
+  /**
+   * Runs an export of the pool's module over `items` lazily (see the function form).
+   *
+   * @param task The export's name.
+   * @param items The items, each passed as the export's first argument.
+   * @param options Chunk size, order, read-ahead, signal, stage name, progress.
+   * @returns An async iterator of the results.
+   * @throws {RangeError} If `chunkSize` or `concurrency` is not a positive integer.
+   */
+  map<K extends TaskName<M>>(
+    task: K,
+    items: Iterable<TaskItem<M, K>> | AsyncIterable<TaskItem<M, K>>,
+    options?: MapOptions,
+  ): AsyncIterableIterator<TaskResult<M, K>>;
+  /**
+   * Runs `task` over `items` lazily: tasks start only as the result iterator is read, at most
+   * `concurrency` ahead of it. `items` may be any iterable or async iterable, including another
+   * `map` or a channel reader, so maps chain into pipelines.
+   *
+   * @param task A self-contained function, called with one item.
+   * @param items The items.
+   * @param options Chunk size, order, read-ahead, signal, stage name, progress.
+   * @returns An async iterator of the results.
+   * @throws {RangeError} If `chunkSize` or `concurrency` is not a positive integer.
+   *
+   * @example A two-stage lazy pipeline
+   * ```ts
+   * import { Pool } from "@theta/theta/pool";
+   * import assert from "node:assert/strict";
+   *
+   * await using pool = new Pool({ size: 2 });
+   * const squares = pool.map((x: number) => x * x, [1, 2, 3, 4], { chunkSize: 2 });
+   * const labels = pool.map((x: number) => `#${x}`, squares);
+   * assert.deepEqual(await Array.fromAsync(labels), ["#1", "#4", "#9", "#16"]);
+   * ```
+   */
+  map<T, R>(
+    task: (item: T) => R,
+    items: Iterable<T> | AsyncIterable<T>,
+    options?: MapOptions,
+  ): AsyncIterableIterator<Awaited<R>>;
+  map(
+    task: Task | string,
+    items: Iterable<unknown> | AsyncIterable<unknown>,
+    options: MapOptions = {},
+  ): AsyncIterableIterator<unknown> {
+    const chunkSize = options.chunkSize ?? 1;
+    const concurrency = options.concurrency ?? Math.max(1, 2 * this.#size);
+    for (const [name, value] of [["chunkSize", chunkSize], ["concurrency", concurrency]] as const) {
+      if (!Number.isInteger(value) || value < 1) {
+        throw new RangeError(
+          `Cannot map as ${name} must be a positive integer: current value is ${value}`,
+        );
+      }
+    }
+    const stage = options.name;
+    const onProgress = options.onProgress;
+    const total = knownLength(items);
+    return mapLazily(
+      (chunk, signal) => {
+        const results = this.#submit(task, [chunk], MODE_EACH, { signal });
+        return (stage === undefined ? results : results.catch((error) => {
+          throw stageError(stage, error);
+        })) as Promise<unknown[]>;
+      },
+      items,
+      {
+        chunkSize,
+        concurrency,
+        ordered: options.ordered ?? true,
+        signal: options.signal,
+        onDone: onProgress === undefined ? undefined : (done) => onProgress(done, total),
+      },
+    );
+  }
+
+  #checkClosed(): void {
+    if (
+      this.#closing && this.#queue.length === 0 && this.#inflight === 0 &&
+      this.#inlineJob === undefined
+    ) {
+      for (const worker of [...this.#workers]) this.#retire(worker);
+      this.#closed.resolve();
+    }
+  }
+
+  /**
+   * Finishes queued and running tasks, then ends the workers. Later `run`s reject with
+   * `PoolClosed`.
+   *
+   * @returns A promise that resolves once every worker has ended.
+   */
+  close(): Promise<void> {
+    this.#closing = true;
+    this.#checkClosed();
+    return this.#closed.promise;
+  }
+
+  /**
+   * Rejects every queued and running task with `PoolClosed` and ends the workers at once.
+   *
+   * @returns A promise that resolves once every worker has ended.
+   */
+  terminate(): Promise<void> {
+    this.#closing = true;
+    this.#terminated = true;
+    const error = new PoolClosed("Cannot complete the task as the pool was terminated");
+    for (const job of this.#queue.drain()) this.#settle(job, false, error);
+    if (this.#inlineJob !== undefined) this.#settle(this.#inlineJob, false, error);
+    for (const worker of [...this.#workers]) {
+      const jobs = [...worker.jobs];
+      this.#retire(worker); // wakes the waits its jobs block in
+      for (const job of jobs) {
+        this.#detach(job);
+        this.#settle(job, false, error);
+      }
+    }
+    this.#pump.wake();
+    this.#closed.resolve();
+    return this.#closed.promise;
+  }
+
+  /** Closes the pool (finishing its tasks), for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/** The length of `items` if it is known without reading them. */
+function knownLength(items: unknown): number | undefined {
+  if (Array.isArray(items)) return items.length;
+  if (items instanceof Set || items instanceof Map) return items.size;
+  return undefined;
+}
+
+/** An error's message, or a thrown value as text, for a wrapping error's message. */
+function describeError(value: unknown): string {
+  return value instanceof Error ? value.message : String(value);
+}
+
+let warnedInline = false;
+
+function checkSize(size: number, what: string): void {
+  if (!Number.isInteger(size) || size < 0 || size > 1024) {
+    throw new RangeError(
+      `Cannot ${what} as size must be an integer from 0 to 1024: current value is ${size}`,
+    );
+  }
+}
+
+function timeoutError(timeout: number): DOMException {
+  return new DOMException(`The task did not finish within ${timeout} ms`, "TimeoutError");
+}
+
+/**
+ * Checks a `transfer` list before anything is sent, so that a bad one detaches nothing.
+ *
+ * @throws {TypeError} If it is not an array of distinct transferable objects.
+ */
+function checkTransfer(transfer: unknown): Transferable[] | undefined {
+  if (transfer === undefined) return undefined;
+  if (!Array.isArray(transfer)) {
+    throw new TypeError(
+      `Cannot run the task as transfer must be an array of transferable objects: current value is ${typeof transfer}`,
+    );
+  }
+  const seen = new Set<unknown>();
+  transfer.forEach((item: unknown, i) => {
+    if (!isTransferable(item)) {
+      throw new TypeError(
+        `Cannot run the task as transfer[${i}] is not transferable (an ArrayBuffer not yet detached, a MessagePort or a stream): current value is ${
+          item === null ? "null" : typeof item === "object" ? item.constructor?.name : typeof item
+        }`,
+      );
+    }
+    if (seen.has(item)) {
+      throw new TypeError(`Cannot run the task as transfer[${i}] is listed twice`);
+    }
+    seen.add(item);
+  });
+  return transfer as Transferable[];
+}
+
+function isTransferable(item: unknown): boolean {
+  if (item instanceof ArrayBuffer) return !(item as { detached?: boolean }).detached;
+  const scope = globalThis as Record<string, unknown>;
+  for (const name of ["MessagePort", "ReadableStream", "WritableStream", "TransformStream"]) {
+    const type = scope[name];
+    if (typeof type === "function" && item instanceof (type as new () => unknown)) return true;
+  }
+  return false;
+}

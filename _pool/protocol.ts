@@ -1,0 +1,185 @@
+// Copyright theta authors. MIT license.
+// The wire protocol between a Pool (main side, _pool/) and its workers (_worker/pool_worker.ts),
+// imported by both sides: requests and replies as named records, the words of shared control
+// blocks, and the messages that pair with ring records when a value must travel by postMessage.
+//
+// Transport. Each worker has a request ring (main -> worker) and a reply ring (worker -> main),
+// both _ring.ts rings of codec-encoded records. A record is a flat array (the codec's cheapest
+// shape); `requestRecord`/`readRequest` and `replyRecord`/`readReply` are the only places that
+// know the field order. Arguments that hold shareable objects or transfers cannot be encoded:
+// their request says REQUEST_BY_MESSAGE and the arguments follow as an `ArgsMessage` by
+// postMessage; a result that holds shareables likewise comes as REPLY_BY_MESSAGE plus a
+// `ResultMessage`. Either half may arrive first; both sides pair them by task id.
+//
+// This file is part of the worker bundle (see _bundle.ts): keep every module-level binding
+// exported, and only functions, classes and primitives.
+
+import type { RingHandle } from "../_ring.ts";
+
+/** Request kinds. */
+export const REQUEST_CALL = 0;
+/** The arguments follow by postMessage as an `ArgsMessage` (shareables, transfers). */
+export const REQUEST_BY_MESSAGE = 1;
+
+/** Call modes: the task once with `args`, or the task on each item of `args[0]` (map chunks). */
+export const MODE_ONCE = 0;
+export const MODE_EACH = 1;
+
+/** A task sent to a worker. */
+export interface Request {
+  kind: number;
+  /** The task's id, unique in its pool. */
+  id: number;
+  /** A function's number in this pool, or a module export's name. */
+  ref: number | string;
+  /** The function's source, sent with the first task of that function to each worker. */
+  source: string | undefined;
+  /** Encoded arguments (REQUEST_CALL), or undefined (REQUEST_BY_MESSAGE). */
+  args: unknown;
+  mode: number;
+  /** The index of the task's ticket in the worker's control block. */
+  ticket: number;
+}
+
+/** The ring record of a request. */
+export function requestRecord(request: Request): unknown[] {
+  return [
+    request.kind,
+    request.id,
+    request.ref,
+    request.source,
+    request.args,
+    request.mode,
+    request.ticket,
+  ];
+}
+
+/** The request a ring record holds. */
+export function readRequest(record: unknown): Request {
+  const [kind, id, ref, source, args, mode, ticket] = record as [
+    number,
+    number,
+    number | string,
+    string | undefined,
+    unknown,
+    number,
+    number,
+  ];
+  return { kind, id, ref, source, args, mode, ticket };
+}
+
+/** Reply kinds. */
+export const REPLY_OK = 0;
+export const REPLY_ERROR = 1;
+/** The worker could not start (its module failed to load): `value` is the error. */
+export const REPLY_START_FAILED = 3;
+/** The running task closed the worker (`self.close()`, `Deno.exit()`). */
+export const REPLY_EXITED = 4;
+/** The result follows by postMessage as a `ResultMessage` (it holds shareables). */
+export const REPLY_BY_MESSAGE = 5;
+/**
+ * The running task raised an uncaught error from a timer it scheduled: the task can never
+ * settle, so the pool rejects it with WorkerCrashed and replaces the worker. `value`: the error.
+ */
+export const REPLY_CRASHED = 6;
+/** An error raised outside any running task (a finished task's timer or rejection). */
+export const REPLY_STRAY = 7;
+
+/** A worker's answer. */
+export interface Reply {
+  kind: number;
+  /** The task's id; 0 where the reply concerns no task. */
+  id: number;
+  value: unknown;
+}
+
+/** The ring record of a reply. */
+export function replyRecord(kind: number, id: number, value: unknown): unknown[] {
+  return [kind, id, value];
+}
+
+/** The reply a ring record holds. */
+export function readReply(record: unknown): Reply {
+  const [kind, id, value] = record as [number, number, unknown];
+  return { kind, id, value };
+}
+
+/** The arguments of a REQUEST_BY_MESSAGE task, by postMessage (after `toWire`). */
+export interface ArgsMessage {
+  id: number;
+  args: unknown;
+}
+
+/** The result of a REPLY_BY_MESSAGE reply, by postMessage (after `toWire`). */
+export interface ResultMessage {
+  id: number;
+  result: unknown;
+}
+
+/**
+ * Largest encoded arguments or result of one task, in bytes. Larger values reject with a
+ * RangeError; `transfer` moves large buffers by postMessage instead.
+ */
+export const MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
+/** Room for a record's own fields beside its payload. */
+export const RECORD_SLACK_BYTES = 64 * 1024;
+
+/**
+ * A worker's tickets: one Int32 per task sent to it and not yet finished (prefetch).
+ *
+ * State machine of a ticket word (written by both sides, always by compare-exchange except the
+ * owner's own free/assign stores):
+ *
+ *   0 (free) --main assigns--> id (sent) --worker claims: CAS id -> -id--> -id (running)
+ *   id (sent) --main steals or cancels: CAS id -> 0--> 0 (free; the worker skips the record)
+ *   -id (running) --worker finishes: store 0--> 0, then the reply
+ *
+ * Exactly one of claim and steal wins, so a task sent ahead either runs or is taken back, never
+ * both, and a crashed worker's running task is the one whose ticket is negative.
+ */
+export const PREFETCH = 4;
+/** After the tickets: the worker's kill word (see Termination in _futex.ts): 0, then 1 once. */
+export const STATE_KILL = PREFETCH;
+export const STATE_BYTES = (PREFETCH + 1) * 4;
+
+/**
+ * The pool's doorbell: BELL_SEQ is bumped by a worker after a reply when BELL_WAITING is 1 (the
+ * main thread sleeps on BELL_SEQ). BELL_WAITING: 0 awake, 1 asleep or about to sleep; only the
+ * main thread writes it (Dekker-style, see _ring.ts).
+ */
+export const BELL_SEQ = 0;
+export const BELL_WAITING = 1;
+export const BELL_BYTES = 8;
+
+/**
+ * How long an idle pool worker polls its request ring before sleeping, in ms. A caller awaiting
+ * one task at a time sends the next a few microseconds after the last result, while waking a
+ * sleeping worker costs 10-40 us on a small VM.
+ */
+export const WORKER_SPIN_MS = 0.1;
+
+/** What a pool sends a new worker. */
+export interface PoolWorkerInit {
+  role: "pool";
+  requests: RingHandle;
+  replies: RingHandle;
+  state: SharedArrayBuffer;
+  bell: SharedArrayBuffer;
+  module: string | undefined;
+}
+
+/** Wakes the pool's pump if it sleeps (see the Dekker note in _ring.ts). */
+export function ringBell(bell: Int32Array): void {
+  if (Atomics.load(bell, BELL_WAITING) !== 0) {
+    Atomics.add(bell, BELL_SEQ, 1);
+    Atomics.notify(bell, BELL_SEQ);
+  }
+}
+
+/** The message of a payload over MAX_PAYLOAD_BYTES. */
+export function payloadTooLarge(what: string, bytes?: number, hint = ""): RangeError {
+  const size = bytes === undefined ? "it is" : `it takes ${bytes} bytes,`;
+  return new RangeError(
+    `Cannot send ${what} as ${size} over the pool's limit of 64 MiB per task${hint}`,
+  );
+}

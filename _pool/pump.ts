@@ -1,0 +1,78 @@
+// Copyright theta authors. MIT license.
+// The pool's reply pump: while any task is in flight it takes replies off the workers' rings and
+// hands them to the pool. It polls briefly, then checks between event-loop turns, then sleeps on
+// the doorbell with Atomics.waitAsync (never blocking the event loop).
+
+import { MacrotaskYielder, pollFor, waitAsync, YIELD_POLL_MS } from "../_futex.ts";
+import { BELL_BYTES, BELL_SEQ, BELL_WAITING } from "./protocol.ts";
+
+/** What the pump asks of its pool. */
+export interface PumpSource {
+  /** Tasks in flight: the pump runs while there are any. */
+  inflight(): number;
+  /** Handles every waiting reply; true if there was any. */
+  drainReplies(): boolean;
+  /** True if some reply is waiting (cheap: ring lengths only). */
+  hasReplies(): boolean;
+}
+
+/** Receives replies for one pool. */
+export class ReplyPump {
+  /** The doorbell workers ring after a reply (see BELL_* in protocol.ts). */
+  readonly bell: Int32Array = new Int32Array(new SharedArrayBuffer(BELL_BYTES));
+  readonly #source: PumpSource;
+  readonly #yielder: MacrotaskYielder = new MacrotaskYielder();
+  #running = false;
+
+  constructor(source: PumpSource) {
+    this.#source = source;
+  }
+
+  /** Starts the pump unless it runs. */
+  start(): void {
+    if (!this.#running) this.#run();
+  }
+
+  /** Wakes the pump if it sleeps (a task finished or was taken back without a reply). */
+  wake(): void {
+    Atomics.add(this.bell, BELL_SEQ, 1);
+    Atomics.notify(this.bell, BELL_SEQ);
+  }
+
+  async #run(): Promise<void> {
+    this.#running = true;
+    const bell = this.bell;
+    const source = this.#source;
+    let idleSince = NaN;
+    try {
+      while (source.inflight() > 0) {
+        if (source.drainReplies()) {
+          idleSince = NaN;
+          continue;
+        }
+        if (pollFor(() => source.hasReplies())) continue;
+        // No reply yet: check between event-loop turns for a while, then sleep.
+        if (Number.isNaN(idleSince)) idleSince = performance.now();
+        if (performance.now() - idleSince < YIELD_POLL_MS) {
+          await this.#yielder.next();
+          continue;
+        }
+        // BELL_WAITING: 0 -> 1 before the last check, so a worker that replies after the check
+        // sees 1 and bumps BELL_SEQ, and the wait below returns at once (Dekker, see _ring.ts).
+        Atomics.store(bell, BELL_WAITING, 1);
+        const seq = Atomics.load(bell, BELL_SEQ);
+        if (source.drainReplies() || source.inflight() === 0) {
+          Atomics.store(bell, BELL_WAITING, 0);
+          continue;
+        }
+        this.#yielder.close(); // an open port would keep the process alive while asleep
+        await waitAsync(bell, BELL_SEQ, seq, Infinity);
+        Atomics.store(bell, BELL_WAITING, 0);
+        idleSince = NaN;
+      }
+    } finally {
+      this.#yielder.close();
+      this.#running = false;
+    }
+  }
+}

@@ -1,0 +1,244 @@
+// Copyright theta authors. MIT license.
+// The main thread's handle on one pool worker: spawning it, sending it jobs (the put status
+// checked), taking back jobs it has not started, and retiring it together with whatever it runs.
+
+import { encode, Encoded, UncloneableError } from "../_codec.ts";
+import { PUT_DONE, PUT_FULL, PUT_STOPPED, PUT_TOO_LARGE, Ring } from "../_ring.ts";
+import { toWire, wakeWaiters } from "../_shareable.ts";
+import { spawnWorker } from "../_spawn.ts";
+import type { Job } from "./job.ts";
+import {
+  type ArgsMessage,
+  MAX_PAYLOAD_BYTES,
+  payloadTooLarge,
+  type PoolWorkerInit,
+  PREFETCH,
+  readReply,
+  RECORD_SLACK_BYTES,
+  type Reply,
+  REQUEST_BY_MESSAGE,
+  REQUEST_CALL,
+  requestRecord,
+  type ResultMessage,
+  STATE_BYTES,
+  STATE_KILL,
+} from "./protocol.ts";
+
+/** What a worker handle reports to its pool. */
+export interface WorkerEvents {
+  /** The worker's thread raised an error that reached its owner (it failed to start or died). */
+  onError(handle: WorkerHandle, message: string): void;
+  /** A result arrived by postMessage (see REPLY_BY_MESSAGE). */
+  onResultMessage(handle: WorkerHandle, message: ResultMessage): void;
+}
+
+/** What `send` did with a job. */
+export type SendStatus = "sent" | "full";
+
+/**
+ * Encodes a job's arguments for the request ring, once.
+ *
+ * @returns The payload, or null when the arguments must travel by postMessage.
+ * @throws {TypeError} If an argument cannot cross threads, naming its path.
+ * @throws {RangeError} If the arguments are over MAX_PAYLOAD_BYTES.
+ */
+export function encodeArgs(job: Job): Encoded | null {
+  if (job.payload !== undefined) return job.payload;
+  if (job.transfer !== undefined) {
+    toWire(job.args, "args"); // fails now, naming the path, if it cannot go
+    return job.payload = null;
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = encode(job.args, "args");
+  } catch (error) {
+    if (!(error instanceof UncloneableError && error.needsMessage)) throw error;
+    toWire(job.args, "args");
+    return job.payload = null;
+  }
+  if (bytes.length > MAX_PAYLOAD_BYTES) {
+    throw payloadTooLarge("the task's arguments", bytes.length, ": pass large buffers in transfer");
+  }
+  return job.payload = new Encoded(bytes.slice());
+}
+
+/** One live pool worker, with its rings and tickets. */
+export class WorkerHandle {
+  readonly worker: Worker;
+  readonly requests: Ring;
+  readonly replies: Ring;
+  /** Tickets, then the kill word (see PREFETCH and STATE_KILL in protocol.ts). */
+  readonly state: Int32Array;
+  readonly freeTickets: number[];
+  /** Functions whose source this worker has received. */
+  readonly functions: Set<number> = new Set();
+  /** Results that came by postMessage before their reply, by task id. */
+  readonly messages: Map<number, unknown> = new Map();
+  /** Jobs sent to the worker, in order; the first may be running, the rest wait in its ring. */
+  readonly jobs: Job[] = [];
+  idleTimer: ReturnType<typeof setTimeout> | undefined;
+  dead = false;
+  /** Tasks this worker has finished, for `maxTasksPerWorker`-style policies and stats. */
+  finished = 0;
+
+  constructor(bell: Int32Array, module: string | undefined, name: string, events: WorkerEvents) {
+    // Room for one record of the largest payload: a full ring refuses more (SendStatus "full").
+    const ringBytes = MAX_PAYLOAD_BYTES + RECORD_SLACK_BYTES;
+    this.requests = Ring.create({ initialBytes: 1024, maxBytes: ringBytes });
+    this.replies = Ring.create({ initialBytes: 1024, maxBytes: ringBytes });
+    const state = new SharedArrayBuffer(STATE_BYTES);
+    this.state = new Int32Array(state);
+    this.freeTickets = Array.from({ length: PREFETCH }, (_, i) => i);
+    const init: PoolWorkerInit = {
+      role: "pool",
+      requests: this.requests.handle,
+      replies: this.replies.handle,
+      state,
+      bell: bell.buffer as SharedArrayBuffer,
+      module,
+    };
+    this.worker = spawnWorker(init, name, "a pool worker");
+    this.worker.onerror = (event) => {
+      event.preventDefault();
+      events.onError(this, event.message);
+    };
+    this.worker.onmessage = (event) => events.onResultMessage(this, event.data as ResultMessage);
+  }
+
+  /** Jobs sent and not yet finished. */
+  get load(): number {
+    return this.jobs.length;
+  }
+
+  /** Whether it can take another job ahead of the one it runs. */
+  get hasTicket(): boolean {
+    return this.freeTickets.length > 0;
+  }
+
+  /**
+   * Sends `job` under a free ticket. The job's function source goes with the first job of that
+   * function; it is marked as sent only once the request is in the ring.
+   *
+   * @returns "sent", or "full" if the request ring has no room now (the job stays unsent).
+   * @throws {TypeError|RangeError} From `encodeArgs`, or a postMessage that refused a transfer.
+   */
+  send(job: Job): SendStatus {
+    const payload = encodeArgs(job);
+    const ticket = this.freeTickets.pop()!;
+    const needsSource = typeof job.ref === "number" && !this.functions.has(job.ref);
+    let status: number;
+    try {
+      if (payload === null) {
+        const message: ArgsMessage = { id: job.id, args: toWire(job.args, "args") };
+        this.worker.postMessage(message, job.transfer ?? []);
+      }
+      Atomics.store(this.state, ticket, job.id);
+      status = this.requests.tryPut(
+        requestRecord({
+          kind: payload === null ? REQUEST_BY_MESSAGE : REQUEST_CALL,
+          id: job.id,
+          ref: job.ref,
+          source: needsSource ? job.source : undefined,
+          args: payload ?? undefined,
+          mode: job.mode,
+          ticket,
+        }),
+        false,
+        "the task",
+      );
+    } catch (error) {
+      Atomics.store(this.state, ticket, 0);
+      this.freeTickets.push(ticket);
+      throw error;
+    }
+    if (status !== PUT_DONE) {
+      // PUT_FULL: a large request still fills the ring; PUT_STOPPED: the worker is retiring.
+      Atomics.store(this.state, ticket, 0);
+      this.freeTickets.push(ticket);
+      if (status === PUT_TOO_LARGE) throw payloadTooLarge("the task (arguments and source)");
+      if (payload !== null && (status === PUT_FULL || status === PUT_STOPPED)) return "full";
+      // Arguments already posted cannot be taken back from the worker's mailbox (rare: a
+      // message-borne request is a few bytes): the task fails instead of waiting forever.
+      throw new Error(
+        `Cannot send the task to its worker as its request ring refused it (${status})`,
+      );
+    }
+    if (needsSource) this.functions.add(job.ref as number);
+    job.state = "sent";
+    job.worker = this;
+    job.ticket = ticket;
+    this.jobs.push(job);
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    return "sent";
+  }
+
+  /**
+   * Takes back a job this worker has not started.
+   *
+   * @returns True if taken back (then the job is detached); false if the worker claimed it.
+   */
+  steal(job: Job): boolean {
+    if (Atomics.compareExchange(this.state, job.ticket, job.id, 0) !== job.id) {
+      job.state = "running";
+      return false;
+    }
+    this.detach(job);
+    job.state = "queued";
+    return true;
+  }
+
+  /** Takes `job` off this worker and frees its ticket. */
+  detach(job: Job): void {
+    const index = this.jobs.indexOf(job);
+    if (index >= 0) this.jobs.splice(index, 1);
+    this.freeTickets.push(job.ticket);
+    job.worker = undefined;
+    job.ticket = -1;
+  }
+
+  /** The job with this id, if this worker has it. */
+  jobOf(id: number): Job | undefined {
+    for (const job of this.jobs) if (job.id === id) return job;
+    return undefined;
+  }
+
+  /**
+   * Takes back every job not started, before the worker is retired.
+   *
+   * @returns The jobs taken back, in order, and the one it runs, if any (still attached).
+   */
+  evacuate(): { unstarted: Job[]; running: Job | undefined } {
+    const unstarted: Job[] = [];
+    let running: Job | undefined;
+    for (const job of [...this.jobs]) {
+      if (this.steal(job)) unstarted.push(job);
+      else running = job;
+    }
+    return { unstarted, running };
+  }
+
+  /** Replies waiting in the reply ring, oldest first. */
+  takeReplies(): Reply[] {
+    if (this.replies.length === 0) return [];
+    return this.replies.takeMany().map(readReply);
+  }
+
+  /**
+   * Ends the worker. `terminate()` does not end a thread blocked in Atomics.wait (nor one busy
+   * in JavaScript), and such a thread keeps the process from exiting: the worker's kill word is
+   * set and every wait it may be blocked in is woken (its own request ring, and the shared
+   * objects and shared typed arrays its jobs got as arguments), so theta's waits throw and a
+   * raw Atomics.wait returns.
+   */
+  retire(): void {
+    if (this.dead) return;
+    this.dead = true;
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    Atomics.store(this.state, STATE_KILL, 1);
+    this.requests.stop();
+    this.worker.terminate();
+    for (const job of this.jobs) wakeWaiters(job.args);
+  }
+}

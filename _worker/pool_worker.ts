@@ -1,0 +1,237 @@
+// Copyright theta authors. MIT license.
+// A pool worker's loop. It blocks on its own request ring (Atomics.wait: no event-loop hop between
+// tasks), claims each task's ticket, runs the task, and puts the reply on its own reply ring, then
+// rings the pool's doorbell. Replies per worker, not one shared ring: a worker terminated
+// mid-reply (timeout, abort) could otherwise die holding a shared lock.
+//
+// Errors outside a task's promise. A timer's callback is attributed to the task that scheduled
+// it (`TaskTimers`): if that task still runs, its promise can never settle, so it is reported
+// as REPLY_CRASHED and the pool replaces the worker; if it has finished, the error is a stray
+// (REPLY_STRAY, the pool's `onError`) and the next, innocent task is untouched. Unhandled
+// rejections and other uncaught errors cannot be attributed: they are strays too.
+//
+// This file is part of the worker bundle (see _bundle.ts): keep every module-level binding
+// exported, and import only bundled modules.
+
+import { Encoded, encodeOutcome, UncloneableError } from "../_codec.ts";
+import { Termination } from "../_futex.ts";
+import { ENDED, PUT_DONE, PUT_TOO_LARGE, Ring } from "../_ring.ts";
+import { toWire } from "../_shareable.ts";
+import {
+  MODE_EACH,
+  payloadTooLarge,
+  type PoolWorkerInit,
+  PREFETCH,
+  readRequest,
+  REPLY_BY_MESSAGE,
+  REPLY_CRASHED,
+  REPLY_ERROR,
+  REPLY_EXITED,
+  REPLY_OK,
+  REPLY_START_FAILED,
+  REPLY_STRAY,
+  replyRecord,
+  REQUEST_BY_MESSAGE,
+  ringBell,
+  STATE_KILL,
+  WORKER_SPIN_MS,
+} from "../_pool/protocol.ts";
+import { installExitHooks, type WorkerScope } from "./exit_hooks.ts";
+import { Mailbox } from "./mailbox.ts";
+import { compileFunction, invoke, invokeEach } from "./task_function.ts";
+
+/** Attributes timer callbacks to the task that scheduled them (see the file comment). */
+export class TaskTimers {
+  /** The id of the task running now, or 0. */
+  static running = 0;
+
+  /** Wraps `setTimeout` and `setInterval` so a throwing callback reports its task. */
+  static install(onUncaught: (owner: number, error: unknown) => void): void {
+    const scope = globalThis as unknown as Record<string, unknown>;
+    for (const name of ["setTimeout", "setInterval"]) {
+      const original = scope[name] as (...args: unknown[]) => number;
+      scope[name] = function (callback: unknown, delay?: number, ...args: unknown[]): number {
+        if (typeof callback !== "function") return original(callback, delay, ...args);
+        const owner = TaskTimers.running;
+        return original(
+          function (this: unknown, ...params: unknown[]): unknown {
+            try {
+              return callback.apply(this, params);
+            } catch (error) {
+              onUncaught(owner, error);
+              return undefined;
+            }
+          },
+          delay,
+          ...args,
+        );
+      };
+    }
+  }
+}
+
+/** One pool worker. */
+export class PoolWorker {
+  readonly scope: WorkerScope;
+  readonly requests: Ring;
+  readonly replies: Ring;
+  readonly state: Int32Array;
+  readonly bell: Int32Array;
+  readonly functions: Map<number, (...args: unknown[]) => unknown> = new Map();
+  /** Sources seen but not compiled yet: a function's source comes once, with its first task. */
+  readonly sources: Map<number, string> = new Map();
+  module: Record<string, unknown> | undefined;
+
+  constructor(scope: WorkerScope, init: PoolWorkerInit) {
+    this.scope = scope;
+    this.requests = new Ring(init.requests);
+    this.replies = new Ring(init.replies);
+    this.state = new Int32Array(init.state);
+    Termination.word = new Int32Array(init.state, STATE_KILL * 4, 1);
+    this.bell = new Int32Array(init.bell);
+  }
+
+  /** The id of the task this worker runs now (its claimed ticket), or 0. */
+  running(): number {
+    for (let i = 0; i < PREFETCH; i++) {
+      const value = Atomics.load(this.state, i);
+      if (value < 0) return -value;
+    }
+    return 0;
+  }
+
+  /**
+   * Puts a reply on the ring and rings the bell.
+   *
+   * @returns The put status (PUT_TOO_LARGE for a value over the ring's limit).
+   */
+  reply(kind: number, id: number, value: unknown): number {
+    const status = this.replies.put(replyRecord(kind, id, value), undefined, "the task's result");
+    if (status === PUT_DONE) ringBell(this.bell);
+    return status;
+  }
+
+  /** Sends an error as codec bytes (its class, message, stack and cause survive). */
+  replyError(kind: number, id: number, error: unknown): void {
+    const outcome = encodeOutcome(false, error, "the error");
+    this.reply(kind, id, new Encoded(outcome.bytes.slice()));
+  }
+
+  /** Sends a task's outcome, by the ring when it can travel there, else by postMessage. */
+  settle(id: number, ok: boolean, value: unknown): void {
+    let status: number;
+    try {
+      status = this.reply(ok ? REPLY_OK : REPLY_ERROR, id, value); // the common case, in place
+    } catch (error) {
+      if (!(error instanceof UncloneableError)) throw error;
+      status = this.settleOtherwise(id, ok, value);
+    }
+    if (status === PUT_TOO_LARGE) {
+      this.replyError(REPLY_ERROR, id, payloadTooLarge(`the task's ${ok ? "result" : "error"}`));
+    }
+  }
+
+  /** A value the codec refused: shareables go by postMessage, the rest become errors. */
+  settleOtherwise(id: number, ok: boolean, value: unknown): number {
+    const outcome = encodeOutcome(ok, value, "the task's result");
+    if (outcome.needsMessage) {
+      this.scope.postMessage({ id, result: toWire(value, "the task's result") });
+      return this.reply(REPLY_BY_MESSAGE, id, undefined);
+    }
+    return this.reply(outcome.ok ? REPLY_OK : REPLY_ERROR, id, new Encoded(outcome.bytes.slice()));
+  }
+
+  resolve(ref: number | string, source: string | undefined): (...args: unknown[]) => unknown {
+    if (typeof ref === "string") {
+      const fn = this.module?.[ref];
+      if (typeof fn !== "function") {
+        throw new TypeError(
+          this.module === undefined
+            ? `Cannot run task "${ref}" as the pool has no module: pass { module } to the Pool`
+            : `Cannot run task "${ref}" as the pool's module has no function export of that name`,
+        );
+      }
+      return fn as (...args: unknown[]) => unknown;
+    }
+    let fn = this.functions.get(ref);
+    if (fn === undefined) {
+      fn = compileFunction(source ?? this.sources.get(ref)!);
+      this.functions.set(ref, fn);
+      this.sources.delete(ref);
+    }
+    return fn;
+  }
+
+  /** Reports errors raised outside a task's own promise (see the file comment). */
+  watchStrays(): void {
+    TaskTimers.install((owner, error) => {
+      if (owner !== 0 && owner === this.running()) this.replyError(REPLY_CRASHED, owner, error);
+      else this.replyError(REPLY_STRAY, 0, error);
+    });
+    const scope = globalThis as unknown as EventTarget;
+    scope.addEventListener("error", (event) => {
+      event.preventDefault();
+      this.replyError(REPLY_STRAY, 0, (event as ErrorEvent).error ?? (event as ErrorEvent).message);
+    });
+    scope.addEventListener("unhandledrejection", (event) => {
+      event.preventDefault();
+      this.replyError(REPLY_STRAY, 0, (event as PromiseRejectionEvent).reason);
+    });
+  }
+
+  async start(module: string | undefined): Promise<void> {
+    const quit = installExitHooks(this.scope, () => {
+      this.reply(REPLY_EXITED, this.running(), undefined);
+    });
+    this.watchStrays();
+    if (module !== undefined) {
+      try {
+        this.module = await import(module);
+      } catch (error) {
+        this.replyError(REPLY_START_FAILED, 0, error);
+        quit();
+        return;
+      }
+    }
+    try {
+      await this.loop();
+    } catch (error) {
+      if (!Termination.requested()) throw error;
+    }
+    quit();
+  }
+
+  async loop(): Promise<void> {
+    for (;;) {
+      const record = this.requests.take(undefined, WORKER_SPIN_MS);
+      if (record === ENDED) return;
+      const request = readRequest(record);
+      const { id, ref, source, ticket } = request;
+      // Keep the source even if this task was cancelled: later tasks of the function omit it.
+      if (source !== undefined && typeof ref === "number") this.sources.set(ref, source);
+      // Claim the task (ticket id -> -id, see PREFETCH); if the pool took it back, skip it.
+      if (Atomics.compareExchange(this.state, ticket, id, -id) !== id) {
+        if (request.kind === REQUEST_BY_MESSAGE) Mailbox.discard(id);
+        continue;
+      }
+      TaskTimers.running = id;
+      let ok = true;
+      let value: unknown;
+      try {
+        const fn = this.resolve(ref, source);
+        const input = request.kind === REQUEST_BY_MESSAGE
+          ? (await Mailbox.receive(id)) as unknown[]
+          : request.args as unknown[];
+        value = request.mode === MODE_EACH
+          ? await invokeEach(fn, input[0] as unknown[])
+          : await invoke(fn, input);
+      } catch (error) {
+        ok = false;
+        value = error;
+      }
+      TaskTimers.running = 0;
+      Atomics.store(this.state, ticket, 0);
+      this.settle(id, ok, value);
+    }
+  }
+}
