@@ -9,9 +9,30 @@ import { decode, encode, encodeOutcome } from "./_codec.ts";
 import { CallQueueClosed, QueueTimeout } from "./_errors.ts";
 import { Ring } from "./_ring.ts";
 import { fromWire } from "./_shareable.ts";
-import type { CallQueueHandle, RaiseMode } from "./callqueue.ts";
+import type { RingHandle } from "./_ring.ts";
 
 /** Control words: flags, the result sequence, then one state word per slot. */
+/** Where a failing call's error is raised (the recipe's `raise_exception` 1, 2, 3 and 0). */
+export type RaiseMode = "caller" | "receiver" | "both" | "none";
+
+/** The structured-cloneable description of a call queue. */
+export interface CallQueueHandle {
+  /** Always `"CallQueue"`. */
+  readonly kind: "CallQueue";
+  /** The ring the calls travel through. */
+  readonly requests: RingHandle;
+  /** Flags, sequences and one state word per reply slot. */
+  readonly control: SharedArrayBuffer;
+  /** The reply slots, where results come back. */
+  readonly slots: readonly SharedArrayBuffer[];
+  /** The handlers' names, so that callers refuse unknown ones at once. */
+  readonly names: readonly string[];
+  /** The id of the owner's thread, for calls whose arguments hold shared objects. */
+  readonly owner: string;
+  /** This queue's id among its owner's queues. */
+  readonly channel: string;
+}
+
 export const CQ_FLAGS = 0;
 export const CQ_DONE_SEQ = 1;
 export const CQ_FREED_SEQ = 2;

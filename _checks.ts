@@ -6,7 +6,7 @@
 
 import { ChannelClosed, QueueTimeout } from "./_errors.ts";
 import { PUT_DONE, PUT_STOPPED, PUT_TIMED_OUT, PUT_TOO_LARGE } from "./_ring.ts";
-import type { WaitOptions } from "./sync.ts";
+import type { WaitOptions } from "./_futex.ts";
 
 /** Accepts `timeout` or `{ timeout, signal }`, the two ways async waits are called. */
 export function waitOptionsOf(options: number | WaitOptions | undefined): WaitOptions {

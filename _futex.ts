@@ -13,6 +13,22 @@
 
 export type WaitResult = "ok" | "not-equal" | "timed-out";
 
+/** Options of the async waits: a timeout and an abort signal. */
+export interface WaitOptions {
+  /**
+   * Milliseconds to wait at most.
+   *
+   * @default {undefined} (no limit)
+   */
+  timeout?: number;
+  /**
+   * Aborts the wait; the promise rejects with the signal's reason.
+   *
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
+}
+
 /** Busy-wait rounds before a contended mutex sleeps: critical sections are a few copies long. */
 export const SPIN_ROUNDS = 100;
 
@@ -98,7 +114,7 @@ export function waitAsync(
   timeout: number,
   signal?: AbortSignal,
 ): Promise<WaitResult> {
-  signal?.throwIfAborted();
+  if (signal?.aborted) return Promise.reject(signal.reason); // a rejection, never a throw
   const pending = Atomics.waitAsync(i32, index, expected, timeout);
   if (!pending.async) return Promise.resolve(pending.value);
   return new Promise<WaitResult>((resolve, reject) => {

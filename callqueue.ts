@@ -16,11 +16,12 @@
 import { encode, Encoded, SHAREABLE, UncloneableError } from "./_codec.ts";
 import { CallQueueClosed, QueueFull, QueueTimeout } from "./_errors.ts";
 import { checkTimeout, deadlineOf, pollFor, remaining, waitAsync, waitSync } from "./_futex.ts";
-import { ENDED, NOTHING, PUT_DONE, PUT_FULL, Ring, type RingHandle } from "./_ring.ts";
+import { ENDED, NOTHING, PUT_DONE, PUT_FULL, Ring } from "./_ring.ts";
 import {
   ArgsRoute,
   CALLER_POLL_MS,
   CallQueueCore,
+  type CallQueueHandle,
   CQ_CLOSED,
   CQ_DONE_SEQ,
   CQ_FINISHED,
@@ -31,6 +32,7 @@ import {
   isUnanswered,
   outcomeOf,
   PendingCall,
+  type RaiseMode,
   SLOT_INITIAL_BYTES,
   SLOT_MAX_BYTES,
   SLOT_READY,
@@ -40,9 +42,7 @@ import { checkHandle } from "./_checks.ts";
 
 export { CallQueueClosed, QueueFull, QueueTimeout } from "./_errors.ts";
 export type { RingHandle } from "./_ring.ts";
-
-/** Where a failing call's error is raised (the recipe's `raise_exception` 1, 2, 3 and 0). */
-export type RaiseMode = "caller" | "receiver" | "both" | "none";
+export type { CallQueueHandle, RaiseMode } from "./_callqueue_slots.ts";
 
 /** Handlers: the functions the owner runs for callers, by name. */
 // deno-lint-ignore no-explicit-any
@@ -114,24 +114,6 @@ export interface ServeOptions {
    * @default {undefined}
    */
   signal?: AbortSignal;
-}
-
-/** The structured-cloneable description of a call queue. */
-export interface CallQueueHandle {
-  /** Always `"CallQueue"`. */
-  readonly kind: "CallQueue";
-  /** The ring the calls travel through. */
-  readonly requests: RingHandle;
-  /** Flags, sequences and one state word per reply slot. */
-  readonly control: SharedArrayBuffer;
-  /** The reply slots, where results come back. */
-  readonly slots: readonly SharedArrayBuffer[];
-  /** The handlers' names, so that callers refuse unknown ones at once. */
-  readonly names: readonly string[];
-  /** The id of the owner's thread, for calls whose arguments hold shared objects. */
-  readonly owner: string;
-  /** This queue's id among its owner's queues. */
-  readonly channel: string;
 }
 
 /**

@@ -10,7 +10,7 @@ import { QueueTimeout } from "./_errors.ts";
 import { checkTimeout, deadlineOf, remaining } from "./_futex.ts";
 import { ENDED, Ring, type RingHandle, TIMED_OUT } from "./_ring.ts";
 import { Shareables } from "./_shareable.ts";
-import type { WaitOptions } from "./sync.ts";
+import type { WaitOptions } from "./_futex.ts";
 import {
   checkCount,
   checkHandle,
@@ -20,7 +20,7 @@ import {
 } from "./_checks.ts";
 
 export { ChannelClosed, QueueTimeout } from "./_errors.ts";
-export type { WaitOptions } from "./sync.ts";
+export type { WaitOptions } from "./_futex.ts";
 
 /** Options for {@linkcode channel}. */
 export interface ChannelOptions {

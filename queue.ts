@@ -21,11 +21,11 @@ import {
 } from "./_ring.ts";
 import { Shareables } from "./_shareable.ts";
 import { QueueEmpty, QueueFull, QueueStopped, QueueTimeout } from "./_errors.ts";
-import type { WaitOptions } from "./sync.ts";
+import type { WaitOptions } from "./_futex.ts";
 import { checkHandle, waitOptionsOf } from "./_checks.ts";
 
 export { QueueEmpty, QueueFull, QueueStopped, QueueTimeout } from "./_errors.ts";
-export type { WaitOptions } from "./sync.ts";
+export type { WaitOptions } from "./_futex.ts";
 
 /** Options of `new EvictingQueue`. */
 export interface EvictingQueueOptions {

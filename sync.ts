@@ -20,26 +20,13 @@ import {
   tryLock,
   unlock,
   waitAsync,
+  type WaitOptions,
   waitSync,
 } from "./_futex.ts";
 import { Shareables } from "./_shareable.ts";
 import { checkHandle, waitOptionsOf } from "./_checks.ts";
 
-/** Options of the async waits: a timeout and an abort signal. */
-export interface WaitOptions {
-  /**
-   * Milliseconds to wait at most.
-   *
-   * @default {undefined} (no limit)
-   */
-  timeout?: number;
-  /**
-   * Aborts the wait; the promise rejects with the signal's reason.
-   *
-   * @default {undefined}
-   */
-  signal?: AbortSignal;
-}
+export type { WaitOptions } from "./_futex.ts";
 
 /** The structured-cloneable description of an `Event`. */
 export interface EventHandle {

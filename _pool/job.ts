@@ -4,7 +4,6 @@
 // the same state.
 
 import type { Encoded } from "../_codec.ts";
-import type { WorkerHandle } from "./worker_handle.ts";
 
 /**
  * Where a job is. Transitions (only these):
@@ -19,8 +18,8 @@ import type { WorkerHandle } from "./worker_handle.ts";
  */
 export type JobState = "queued" | "sent" | "running" | "settled";
 
-/** A task of a pool. */
-export interface Job {
+/** A task of a pool; `W` is the type of the worker handle it is sent to. */
+export interface Job<W = unknown> {
   readonly id: number;
   /** A function's number in its pool, or an export name. */
   readonly ref: number | string;
@@ -42,7 +41,7 @@ export interface Job {
    */
   payload: Encoded | null | undefined;
   /** The worker it was sent to, while SENT or RUNNING. */
-  worker: WorkerHandle | undefined;
+  worker: W | undefined;
   /** Its ticket index in that worker's control block, while SENT or RUNNING. */
   ticket: number;
   /** Removes its timer and abort listener. */

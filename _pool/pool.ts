@@ -202,7 +202,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   readonly #idleTimeout: number | undefined;
   readonly #name: string;
   readonly #onError: (error: unknown) => void;
-  readonly #queue: Deque<Job> = new Deque();
+  readonly #queue: Deque<Job<WorkerHandle>> = new Deque();
   readonly #workers: WorkerHandle[] = [];
   readonly #functionIds = new Map<string, number>();
   readonly #closed: PromiseWithResolvers<void> = Promise.withResolvers();
@@ -213,7 +213,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   #nextId = 1;
   /** Jobs sent to workers and not yet finished or taken back (the pump runs while > 0). */
   #inflight = 0;
-  #inlineJob: Job | undefined;
+  #inlineJob: Job<WorkerHandle> | undefined;
   #spawned = 0;
   #closing = false;
   #terminated = false;
@@ -378,7 +378,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     options: RunOptions,
     resolve: (value: unknown) => void,
     reject: (reason: unknown) => void,
-  ): Job {
+  ): Job<WorkerHandle> {
     if (this.#closing || this.#terminated) {
       throw new PoolClosed("Cannot run the task as the pool is closed");
     }
@@ -398,7 +398,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
         `Cannot run the task as it must be a function or an export name: current value is ${typeof task}`,
       );
     }
-    const job: Job = {
+    const job: Job<WorkerHandle> = {
       id: this.#nextId++,
       ref,
       source,
@@ -448,7 +448,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   }
 
   /** Arms the job's timeout and abort signal. */
-  #watch(job: Job, options: RunOptions): void {
+  #watch(job: Job<WorkerHandle>, options: RunOptions): void {
     const timeout = options.timeout ?? this.#timeout;
     checkTimeout(timeout, "timeout");
     const signal = options.signal;
@@ -468,7 +468,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     };
   }
 
-  #settle(job: Job, ok: boolean, value: unknown): void {
+  #settle(job: Job<WorkerHandle>, ok: boolean, value: unknown): void {
     if (job.state === "settled") return;
     job.state = "settled";
     job.cleanup?.();
@@ -507,7 +507,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
    * @returns False if the worker's ring had no room (the job is not sent); true otherwise,
    * including when the job failed to send and was rejected.
    */
-  #send(job: Job, worker: WorkerHandle): boolean {
+  #send(job: Job<WorkerHandle>, worker: WorkerHandle): boolean {
     let status: SendStatus;
     try {
       status = worker.send(job);
@@ -540,7 +540,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   }
 
   /** Takes `job` off its worker (finished, or running in a worker being retired). */
-  #detach(job: Job): void {
+  #detach(job: Job<WorkerHandle>): void {
     job.worker?.detach(job);
     this.#inflight--;
   }
@@ -625,7 +625,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   }
 
   /** A worker's job is done: settle it, then feed, balance or retire the worker. */
-  #finish(worker: WorkerHandle, job: Job, ok: boolean, value: unknown): void {
+  #finish(worker: WorkerHandle, job: Job<WorkerHandle>, ok: boolean, value: unknown): void {
     this.#detach(job);
     worker.finished++;
     this.#settle(job, ok, value);
@@ -671,7 +671,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
    *
    * @returns The job it runs, if any (still attached to it).
    */
-  #evacuate(worker: WorkerHandle): Job | undefined {
+  #evacuate(worker: WorkerHandle): Job<WorkerHandle> | undefined {
     const { unstarted, running } = worker.evacuate();
     this.#inflight -= unstarted.length;
     this.#queue.unshift(unstarted);
@@ -702,7 +702,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   }
 
   /** Timeout or abort: remove the job if it has not started, end its worker if it runs. */
-  #cancel(job: Job, reason: unknown): void {
+  #cancel(job: Job<WorkerHandle>, reason: unknown): void {
     if (job.state === "settled") return;
     this.#drainReplies(); // its result may be waiting, and settle it
     if ((job.state as JobState) === "settled") return;

@@ -42,7 +42,7 @@ export type SendStatus = "sent" | "full";
  * @throws {TypeError} If an argument cannot cross threads, naming its path.
  * @throws {RangeError} If the arguments are over MAX_PAYLOAD_BYTES.
  */
-export function encodeArgs(job: Job): Encoded | null {
+export function encodeArgs(job: Job<WorkerHandle>): Encoded | null {
   if (job.payload !== undefined) return job.payload;
   if (job.transfer !== undefined) {
     toWire(job.args, "args"); // fails now, naming the path, if it cannot go
@@ -75,7 +75,7 @@ export class WorkerHandle {
   /** Results that came by postMessage before their reply, by task id. */
   readonly messages: Map<number, unknown> = new Map();
   /** Jobs sent to the worker, in order; the first may be running, the rest wait in its ring. */
-  readonly jobs: Job[] = [];
+  readonly jobs: Job<WorkerHandle>[] = [];
   idleTimer: ReturnType<typeof setTimeout> | undefined;
   dead = false;
   /** Tasks this worker has finished, for `maxTasksPerWorker`-style policies and stats. */
@@ -122,7 +122,7 @@ export class WorkerHandle {
    * @returns "sent", or "full" if the request ring has no room now (the job stays unsent).
    * @throws {TypeError|RangeError} From `encodeArgs`, or a postMessage that refused a transfer.
    */
-  send(job: Job): SendStatus {
+  send(job: Job<WorkerHandle>): SendStatus {
     const payload = encodeArgs(job);
     const ticket = this.freeTickets.pop()!;
     const needsSource = typeof job.ref === "number" && !this.functions.has(job.ref);
@@ -178,7 +178,7 @@ export class WorkerHandle {
    *
    * @returns True if taken back (then the job is detached); false if the worker claimed it.
    */
-  steal(job: Job): boolean {
+  steal(job: Job<WorkerHandle>): boolean {
     if (Atomics.compareExchange(this.state, job.ticket, job.id, 0) !== job.id) {
       job.state = "running";
       return false;
@@ -189,7 +189,7 @@ export class WorkerHandle {
   }
 
   /** Takes `job` off this worker and frees its ticket. */
-  detach(job: Job): void {
+  detach(job: Job<WorkerHandle>): void {
     const index = this.jobs.indexOf(job);
     if (index >= 0) this.jobs.splice(index, 1);
     this.freeTickets.push(job.ticket);
@@ -198,7 +198,7 @@ export class WorkerHandle {
   }
 
   /** The job with this id, if this worker has it. */
-  jobOf(id: number): Job | undefined {
+  jobOf(id: number): Job<WorkerHandle> | undefined {
     for (const job of this.jobs) if (job.id === id) return job;
     return undefined;
   }
@@ -208,9 +208,9 @@ export class WorkerHandle {
    *
    * @returns The jobs taken back, in order, and the one it runs, if any (still attached).
    */
-  evacuate(): { unstarted: Job[]; running: Job | undefined } {
-    const unstarted: Job[] = [];
-    let running: Job | undefined;
+  evacuate(): { unstarted: Job<WorkerHandle>[]; running: Job<WorkerHandle> | undefined } {
+    const unstarted: Job<WorkerHandle>[] = [];
+    let running: Job<WorkerHandle> | undefined;
     for (const job of [...this.jobs]) {
       if (this.steal(job)) unstarted.push(job);
       else running = job;

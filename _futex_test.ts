@@ -1,0 +1,87 @@
+// Tests of the wait/notify helpers and the futex lock.
+import assert from "node:assert/strict";
+import {
+  checkTimeout,
+  lock,
+  pollFor,
+  Termination,
+  tryLock,
+  unlock,
+  waitAsync,
+  waitSync,
+} from "./_futex.ts";
+
+Deno.test("checkTimeout accepts ms and refuses the rest", () => {
+  for (const ok of [undefined, 0, 1.5, Infinity]) checkTimeout(ok);
+  for (const bad of [-1, NaN, "5" as unknown as number]) {
+    assert.throws(() => checkTimeout(bad, "timeout"), RangeError);
+  }
+});
+
+Deno.test("waitSync reports how it ended", () => {
+  const word = new Int32Array(new SharedArrayBuffer(4));
+  assert.equal(waitSync(word, 0, 1, 10), "not-equal");
+  assert.equal(waitSync(word, 0, 0, 5), "timed-out");
+});
+
+Deno.test("waitSync throws once this thread's kill word is set, before and after sleeping", () => {
+  const kill = new Int32Array(new SharedArrayBuffer(4));
+  const word = new Int32Array(new SharedArrayBuffer(4));
+  const before = Termination.word;
+  Termination.word = kill;
+  try {
+    assert.equal(waitSync(word, 0, 0, 1), "timed-out");
+    Atomics.store(kill, 0, 1);
+    assert.throws(() => waitSync(word, 0, 0, 1), /terminated/);
+  } finally {
+    Termination.word = before;
+  }
+});
+
+Deno.test("waitAsync", async (t) => {
+  await t.step("is woken by a notify", async () => {
+    const word = new Int32Array(new SharedArrayBuffer(4));
+    const waiting = waitAsync(word, 0, 0, 5000);
+    setTimeout(() => {
+      Atomics.store(word, 0, 1);
+      Atomics.notify(word, 0);
+    }, 5);
+    assert.equal(await waiting, "ok");
+  });
+
+  await t.step("times out", async () => {
+    const word = new Int32Array(new SharedArrayBuffer(4));
+    assert.equal(await waitAsync(word, 0, 0, 5), "timed-out");
+  });
+
+  await t.step("rejects with the signal's reason, already aborted or later", async () => {
+    const word = new Int32Array(new SharedArrayBuffer(4));
+    await assert.rejects(
+      waitAsync(word, 0, 0, 5000, AbortSignal.abort(new Error("early"))),
+      /early/,
+    );
+    const controller = new AbortController();
+    const waiting = waitAsync(word, 0, 0, Infinity, controller.signal);
+    controller.abort(new Error("late"));
+    await assert.rejects(waiting, /late/);
+  });
+});
+
+Deno.test("the futex lock", async (t) => {
+  await t.step("tryLock, lock with a timeout, unlock", () => {
+    const word = new Int32Array(new SharedArrayBuffer(4));
+    assert.equal(tryLock(word, 0), true);
+    assert.equal(tryLock(word, 0), false);
+    assert.equal(lock(word, 0, 5), false);
+    unlock(word, 0);
+    assert.equal(Atomics.load(word, 0), 0);
+    assert.equal(lock(word, 0, 5), true);
+    unlock(word, 0);
+  });
+});
+
+Deno.test("pollFor", () => {
+  let calls = 0;
+  assert.equal(pollFor(() => ++calls === 3), true);
+  assert.equal(pollFor(() => false, 0.01), false);
+});
