@@ -48,7 +48,4 @@ export interface Job<W = unknown> {
   cleanup: (() => void) | undefined;
   /** Its reply said the result follows by postMessage. */
   awaitingMessage: boolean;
-  /** When it was submitted and when it started, performance.now(), for stats. */
-  readonly submittedAt: number;
-  startedAt: number;
 }

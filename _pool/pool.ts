@@ -415,8 +415,6 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
       ticket: -1,
       cleanup: undefined,
       awaitingMessage: false,
-      submittedAt: performance.now(),
-      startedAt: NaN,
     };
     // Refuse at the call what cannot reach a worker (inline runs take anything).
     if (this.#size > 0) encodeArgs(job);
