@@ -768,3 +768,23 @@ Deno.test("parallelise on a given pool runs as many jobs as the pool has workers
   );
   assert.equal(counters[1], 2);
 });
+
+Deno.test("Pool.map by export name is typed from the module, and reports progress", async () => {
+  await using pool = new Pool<Tasks>({ size: 1, module: TASKS });
+  const progress: string[] = [];
+  const doubled: AsyncIterableIterator<number> = pool.map("double", [1, 2, 3], {
+    chunkSize: 2,
+    onProgress: (done, total) => progress.push(`${done}/${total}`),
+  });
+  const values: number[] = await Array.fromAsync(doubled);
+  assert.deepEqual(values, [2, 4, 6]);
+  assert.deepEqual(progress, ["2/3", "3/3"]);
+  const unknownTotal: (number | undefined)[] = [];
+  async function* items(): AsyncGenerator<number> {
+    yield* [1, 2];
+  }
+  await Array.fromAsync(
+    pool.map("double", items(), { onProgress: (_d, t) => unknownTotal.push(t) }),
+  );
+  assert.deepEqual(unknownTotal, [undefined, undefined]);
+});
