@@ -17,7 +17,7 @@ import * as channel from "./channel.ts";
 import * as poolProtocol from "./_pool/protocol.ts";
 import * as threadProtocol from "./_thread/protocol.ts";
 import * as exitHooks from "./_worker/exit_hooks.ts";
-import * as mailbox from "./_worker/mailbox.ts";
+import * as mailbox from "./_pool/mailbox.ts";
 import * as taskFunction from "./_worker/task_function.ts";
 import * as outcome from "./_worker/outcome.ts";
 import * as context from "./_worker/context.ts";

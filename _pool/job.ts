@@ -46,6 +46,4 @@ export interface Job<W = unknown> {
   ticket: number;
   /** Removes its timer and abort listener. */
   cleanup: (() => void) | undefined;
-  /** Its reply said the result follows by postMessage. */
-  awaitingMessage: boolean;
 }

@@ -56,14 +56,11 @@ export async function* mapLazily<T, R>(
   // The chunk being gathered from the source, if any: one at a time, and never awaited alone,
   // so results that are ready are yielded while a slow source is still being read.
   let gathering: Promise<Outcome> | undefined;
-  let pulling = false; // a source.next() has not settled (the source may be stalled)
   let done = 0;
   const gather = async (): Promise<Outcome> => {
     const chunk: T[] = [];
     while (chunk.length < chunkSize) {
-      pulling = true;
       const next = await source.next();
-      pulling = false;
       if (next.done) {
         exhausted = true;
         break;
@@ -112,9 +109,10 @@ export async function* mapLazily<T, R>(
     }
   } finally {
     stop.abort(new DOMException("The map was abandoned", "AbortError"));
-    // A stalled source cannot run its return() until its pending next() settles: ask for it
-    // without waiting, so the iteration ends now.
+    // A source's return() runs after its pending next() settles, so closing an upstream stage
+    // waits for its chunk in flight. A stalled source would never get there: an aborted
+    // signal stops the wait (the source is still asked to close).
     const closing = Promise.resolve(source.return?.()).catch(() => {});
-    if (!pulling) await closing;
+    await (signal === undefined ? closing : abortable(closing, signal).catch(() => {}));
   }
 }

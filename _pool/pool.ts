@@ -23,7 +23,6 @@ import {
   REPLY_OK,
   REPLY_START_FAILED,
   REPLY_STRAY,
-  type ResultMessage,
 } from "./protocol.ts";
 import { ReplyPump } from "./pump.ts";
 import type { Executor, Task, TaskArgs, TaskItem, TaskName, TaskResult } from "./task.ts";
@@ -273,7 +272,6 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
           worker,
           new WorkerCrashed(`Cannot complete the task as its worker died: ${message}`),
         ),
-      onResultMessage: (worker, message) => this.#onResultMessage(worker, message),
     };
   }
 
@@ -414,7 +412,6 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
       worker: undefined,
       ticket: -1,
       cleanup: undefined,
-      awaitingMessage: false,
     };
     // Refuse at the call what cannot reach a worker (inline runs take anything).
     if (this.#size > 0) encodeArgs(job);
@@ -568,13 +565,11 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
       case REPLY_BY_MESSAGE: {
         const job = worker.jobOf(id);
         if (job === undefined) return;
-        if (worker.messages.has(id)) {
-          const result = worker.messages.get(id);
-          worker.messages.delete(id);
-          this.#finish(worker, job, true, fromWire(result));
-        } else {
-          job.awaitingMessage = true;
-        }
+        worker.mailbox.receive(id).then((result) => {
+          if (!worker.dead && worker.jobOf(id) === job) {
+            this.#finish(worker, job, true, fromWire(result));
+          }
+        });
         return;
       }
       case REPLY_EXITED:
@@ -610,15 +605,6 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
           console.error("theta: the pool's onError threw:", error);
         }
         return;
-    }
-  }
-
-  #onResultMessage(worker: WorkerHandle, message: ResultMessage): void {
-    const job = worker.jobOf(message.id);
-    if (job?.awaitingMessage) {
-      this.#finish(worker, job, true, fromWire(message.result));
-    } else {
-      worker.messages.set(message.id, message.result);
     }
   }
 

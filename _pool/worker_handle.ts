@@ -7,6 +7,7 @@ import { PUT_DONE, PUT_FULL, PUT_STOPPED, PUT_TOO_LARGE, Ring } from "../_ring.t
 import { toWire, wakeWaiters } from "../_shareable.ts";
 import { spawnWorker } from "../_spawn.ts";
 import type { Job } from "./job.ts";
+import { Mailbox } from "./mailbox.ts";
 import {
   type ArgsMessage,
   MAX_PAYLOAD_BYTES,
@@ -28,8 +29,6 @@ import {
 export interface WorkerEvents {
   /** The worker's thread raised an error that reached its owner (it failed to start or died). */
   onError(handle: WorkerHandle, message: string): void;
-  /** A result arrived by postMessage (see REPLY_BY_MESSAGE). */
-  onResultMessage(handle: WorkerHandle, message: ResultMessage): void;
 }
 
 /** What `send` did with a job. */
@@ -72,8 +71,8 @@ export class WorkerHandle {
   readonly freeTickets: number[];
   /** Functions whose source this worker has received. */
   readonly functions: Set<number> = new Set();
-  /** Results that came by postMessage before their reply, by task id. */
-  readonly messages: Map<number, unknown> = new Map();
+  /** Results that come by postMessage (REPLY_BY_MESSAGE). */
+  readonly mailbox: Mailbox = new Mailbox();
   /** Jobs sent to the worker, in order; the first may be running, the rest wait in its ring. */
   readonly jobs: Job<WorkerHandle>[] = [];
   idleTimer: ReturnType<typeof setTimeout> | undefined;
@@ -102,7 +101,10 @@ export class WorkerHandle {
       event.preventDefault();
       events.onError(this, event.message);
     };
-    this.worker.onmessage = (event) => events.onResultMessage(this, event.data as ResultMessage);
+    this.worker.onmessage = (event) => {
+      const { id, result } = event.data as ResultMessage;
+      this.mailbox.deliver(id, result);
+    };
   }
 
   /** Jobs sent and not yet finished. */

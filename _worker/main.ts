@@ -6,14 +6,13 @@
 
 import { fromWire } from "../_shareable.ts";
 import { ArgsRoute } from "../_callqueue_slots.ts";
-import type { PoolWorkerInit } from "../_pool/protocol.ts";
+import type { ArgsMessage, PoolWorkerInit } from "../_pool/protocol.ts";
 import type {
   PeriodicWorkerInit,
   PollingWorkerInit,
   ThreadWorkerInit,
 } from "../_thread/protocol.ts";
 import type { WorkerScope } from "./exit_hooks.ts";
-import { Mailbox } from "./mailbox.ts";
 import { PoolWorker } from "./pool_worker.ts";
 import { runThread } from "./thread_worker.ts";
 import { runPeriodic } from "./periodic_worker.ts";
@@ -30,14 +29,16 @@ export function runtimeMain(): void {
       | ThreadWorkerInit
       | PeriodicWorkerInit
       | PollingWorkerInit;
-    scope.onmessage = (message: MessageEvent) => {
-      const { id, args } = message.data as { id: number; args: unknown };
-      Mailbox.deliver(id, fromWire(args));
-    };
     switch (init.role) {
-      case "pool":
-        new PoolWorker(scope, init).start(init.module);
+      case "pool": {
+        const worker = new PoolWorker(scope, init);
+        scope.onmessage = (message: MessageEvent) => {
+          const { id, args } = message.data as ArgsMessage;
+          worker.mailbox.deliver(id, fromWire(args));
+        };
+        worker.start(init.module);
         return;
+      }
       case "thread":
         runThread(scope, init);
         return;

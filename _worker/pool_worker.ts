@@ -37,7 +37,7 @@ import {
   WORKER_SPIN_MS,
 } from "../_pool/protocol.ts";
 import { installExitHooks, type WorkerScope } from "./exit_hooks.ts";
-import { Mailbox } from "./mailbox.ts";
+import { Mailbox } from "../_pool/mailbox.ts";
 import { compileFunction, invoke, invokeEach } from "./task_function.ts";
 
 /** Attributes timer callbacks to the task that scheduled them (see the file comment). */
@@ -80,6 +80,8 @@ export class PoolWorker {
   readonly functions: Map<number, (...args: unknown[]) => unknown> = new Map();
   /** Sources seen but not compiled yet: a function's source comes once, with its first task. */
   readonly sources: Map<number, string> = new Map();
+  /** Arguments that came by postMessage (REQUEST_BY_MESSAGE). */
+  readonly mailbox: Mailbox = new Mailbox();
   module: Record<string, unknown> | undefined;
 
   constructor(scope: WorkerScope, init: PoolWorkerInit) {
@@ -211,7 +213,7 @@ export class PoolWorker {
       if (source !== undefined && typeof ref === "number") this.sources.set(ref, source);
       // Claim the task (ticket id -> -id, see PREFETCH); if the pool took it back, skip it.
       if (Atomics.compareExchange(this.state, ticket, id, -id) !== id) {
-        if (request.kind === REQUEST_BY_MESSAGE) Mailbox.discard(id);
+        if (request.kind === REQUEST_BY_MESSAGE) this.mailbox.discard(id);
         continue;
       }
       TaskTimers.running = id;
@@ -220,7 +222,7 @@ export class PoolWorker {
       try {
         const fn = this.resolve(ref, source);
         const input = request.kind === REQUEST_BY_MESSAGE
-          ? (await Mailbox.receive(id)) as unknown[]
+          ? (await this.mailbox.receive(id)) as unknown[]
           : request.args as unknown[];
         value = request.mode === MODE_EACH
           ? await invokeEach(fn, input[0] as unknown[])
