@@ -241,6 +241,22 @@ export class WorkerHandle {
     Atomics.store(this.state, STATE_KILL, 1);
     this.requests.stop();
     this.worker.terminate();
-    for (const job of this.jobs) wakeWaiters(job.args);
+    const args = this.jobs.map((job) => job.args);
+    wakeWaiters(args);
+    // A raw Atomics.wait entered just after that notify would sleep on: wake again a few times.
+    // The timers are unref'd, so they never keep the process alive themselves.
+    if (args.length > 0) rewake(args, 1);
   }
+}
+
+/** Wakes the waits `args` may hold again after `ms`, then at growing intervals up to 2 s. */
+function rewake(args: unknown[], ms: number): void {
+  if (ms > 2000) return;
+  const timer = setTimeout(() => {
+    wakeWaiters(args);
+    rewake(args, ms * 5);
+  }, ms);
+  (globalThis as { Deno?: { unrefTimer?: (id: number) => void } }).Deno?.unrefTimer?.(
+    timer as unknown as number,
+  );
 }
