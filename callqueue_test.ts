@@ -352,3 +352,112 @@ Deno.test("CallQueue values and bad input", async (t) => {
     assert.ok(calls.call("f", [1], { wait: false }) instanceof CallItem);
   });
 });
+
+type Counter = { inc: () => number };
+
+/** Rejects if `promise` does not settle within `ms`, so that a hang fails the test. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+Deno.test("CallQueue calls that are never collected hold nothing", async (t) => {
+  await t.step("1000 fire-and-forget calls, then a blocking call from another thread", async () => {
+    let count = 0;
+    const calls = new CallQueue<Counter>({ inc: () => ++count });
+    const controller = new AbortController();
+    const serving = calls.serve({ signal: controller.signal });
+    const sender = new StoppableThread((_t, q: CallQueue<Counter>) => {
+      for (let i = 0; i < 1000; i++) q.call("inc", [], { wait: false }); // items dropped
+      return "sent";
+    }, { args: [calls] }).start();
+    assert.equal(await within(sender.join(), 20_000, "the sender"), "sent");
+    const other = new StoppableThread(
+      (_t, q: CallQueue<Counter>) => q.call("inc", [], { timeout: 5000 }),
+      { args: [calls] },
+    ).start();
+    assert.equal(await other.join(), 1001);
+    controller.abort();
+    await serving;
+  });
+
+  await t.step("a thread that ends with calls outstanding leaves their slots", async () => {
+    let count = 0;
+    const calls = new CallQueue<Counter>({ inc: () => ++count }, { slots: 2 });
+    const leaver = new StoppableThread((_t, q: CallQueue<Counter>) => {
+      q.call("inc", [], { wait: false });
+      q.call("inc", [], { wait: false });
+    }, { args: [calls] }).start();
+    await leaver.join();
+    const controller = new AbortController();
+    const serving = calls.serve({ signal: controller.signal });
+    const other = new StoppableThread(
+      (
+        _t,
+        q: CallQueue<Counter>,
+      ) => [q.call("inc", [], { timeout: 3000 }), q.call("inc", [], { timeout: 3000 })],
+      { args: [calls] },
+    ).start();
+    assert.deepEqual(await other.join(), [3, 4]);
+    controller.abort();
+    await serving;
+  });
+
+  await t.step("a caller terminated while it waits for its result leaves its slot", async () => {
+    let count = 0;
+    const calls = new CallQueue<Counter>({ inc: () => ++count }, { slots: 1 });
+    const calling = new Event();
+    const victim = new StoppableThread((_t, q: CallQueue<Counter>, e: Event) => {
+      e.set();
+      return q.call("inc"); // the owner is not serving yet: blocks
+    }, { args: [calls, calling] }).start();
+    await calling.waitAsync();
+    await new Promise((resolve) => setTimeout(resolve, 20)); // let it block on its slot
+    victim.terminate();
+    await victim.join().catch(() => {});
+    const controller = new AbortController();
+    const serving = calls.serve({ signal: controller.signal });
+    const other = new StoppableThread(
+      (_t, q: CallQueue<Counter>) => q.call("inc", [], { timeout: 3000 }),
+      { args: [calls] },
+    ).start();
+    assert.ok(await other.join() >= 1);
+    controller.abort();
+    await serving;
+  });
+});
+
+Deno.test("CallQueue closeAndReceiveLast answers every caller when a handler throws", async () => {
+  const calls = new CallQueue({
+    boom: (): number => {
+      throw new Error("boom");
+    },
+    ok: (): string => "fine",
+  });
+  type H = { boom: () => number; ok: () => string };
+  const a = new StoppableThread(
+    (_t, q: CallQueue<H>) => q.call("boom", [], { raise: "receiver", altReturn: -1 }),
+    { args: [calls] },
+  ).start();
+  const b = new StoppableThread((_t, q: CallQueue<H>) => q.call("ok"), { args: [calls] }).start();
+  const c = new StoppableThread((_t, q: CallQueue<H>) => q.call("ok"), { args: [calls] }).start();
+  while (calls.pending < 3) await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.throws(() => calls.closeAndReceiveLast(), /boom/);
+  assert.equal(calls.closed, true);
+  const results = await within(Promise.all([a.join(), b.join(), c.join()]), 10_000, "the callers");
+  assert.deepEqual(results, [-1, "fine", "fine"]);
+});
+
+Deno.test("CallQueue numeric options are validated, 64-bit sizes included", () => {
+  for (const maxSize of [0, -1, 1.5, NaN, 1e12, "3" as unknown as number]) {
+    assert.throws(
+      () => new CallQueue({ f: () => 1 }, { maxSize }),
+      (error: unknown) =>
+        error instanceof RangeError && /maxSize.*current value is/.test(error.message),
+      String(maxSize),
+    );
+  }
+});

@@ -246,3 +246,17 @@ Deno.test("pipelines: Pool.map stages over channels", async (t) => {
     assert.equal(writer.closed, true);
   });
 });
+
+Deno.test("channel numeric options are validated, 64-bit sizes not truncated", () => {
+  for (const maxBytes of [NaN, -5, 1.5, 0, 1e12, "64" as unknown as number]) {
+    assert.throws(
+      () => channel({ maxBytes }),
+      (error: unknown) =>
+        error instanceof RangeError && /maxBytes.*current value is/.test(error.message),
+      String(maxBytes),
+    );
+  }
+  const [writer, reader] = channel<string>({ maxBytes: 1_000_000 });
+  writer.write("x".repeat(200));
+  assert.deepEqual(reader.read(1), ["x".repeat(200)]);
+});

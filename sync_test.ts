@@ -174,3 +174,38 @@ Deno.test("Semaphore", async (t) => {
     assert.equal(semaphore.value, 2);
   });
 });
+
+Deno.test("Event wakes waiters set at any moment while they wait", async (t) => {
+  await t.step(
+    "set then clear at once: 3 waiters in workers and 1 on main all return true",
+    async () => {
+      const { Pool } = await import("./pool.ts");
+      await using pool = new Pool({ size: 3 });
+      const event = new Event();
+      const entered = new Int32Array(new SharedArrayBuffer(4));
+      const waiters = [0, 1, 2].map(() =>
+        pool.run((e: Event, count: Int32Array) => {
+          Atomics.add(count, 0, 1);
+          return e.wait(2000);
+        }, [event, entered])
+      );
+      const onMain = event.waitAsync(2000);
+      while (Atomics.load(entered, 0) < 3) await new Promise((resolve) => setTimeout(resolve, 5));
+      // From the count to the futex wait is a few instructions: give the workers time to sleep.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      event.set();
+      event.clear();
+      assert.deepEqual(await Promise.all(waiters), [true, true, true]);
+      assert.equal(await onMain, true);
+      assert.equal(event.isSet(), false);
+    },
+  );
+
+  await t.step("a set and clear before the wait began do not count", async () => {
+    const event = new Event();
+    event.set();
+    event.clear();
+    assert.equal(event.wait(5), false);
+    assert.equal(await event.waitAsync(5), false);
+  });
+});

@@ -8,6 +8,7 @@ import {
 } from "./thread.ts";
 import { EvictingQueue } from "./queue.ts";
 import { Event } from "./sync.ts";
+import { channel, type ChannelWriter } from "./channel.ts";
 
 const SLEEPER = new URL("./testdata/sleeper_thread.ts", import.meta.url);
 const DEVICE = new URL("./testdata/thread_dict_device.ts", import.meta.url);
@@ -390,4 +391,81 @@ Deno.test("terminate() ends workers blocked on a shared queue; the process exits
     new TextDecoder().decode(stdout),
     "thread: WorkerCrashed\npool task: TimeoutError\ndone\n",
   );
+});
+
+Deno.test("StoppableThread closeOnExit and signal", async (t) => {
+  await t.step("a producer that throws still closes its writer: the reader ends", async () => {
+    const [writer, reader] = channel<number>({ size: 4 });
+    const producer = new StoppableThread((_t, w: ChannelWriter<number>) => {
+      w.write(1);
+      w.write(2);
+      throw new Error("producer failed");
+    }, { args: [writer], closeOnExit: [writer] }).start();
+    assert.deepEqual(await Array.fromAsync(reader), [1, 2]);
+    await assert.rejects(producer.join(), /producer failed/);
+  });
+
+  await t.step("a target that returns stops its queue", async () => {
+    const queue = new EvictingQueue<string>();
+    const thread = new StoppableThread((_t, q: EvictingQueue<string>) => {
+      q.put("last");
+    }, { args: [queue], closeOnExit: [queue] }).start();
+    await thread.join();
+    assert.equal(queue.stopped(), true);
+    assert.deepEqual(await Array.fromAsync(queue), ["last"]);
+  });
+
+  await t.step("a terminated thread closes them too", async () => {
+    const [writer, reader] = channel<number>();
+    const thread = new StoppableThread((_t, w: ChannelWriter<number>) => {
+      w.write(7);
+      while (true) { /* runaway */ }
+    }, { args: [writer], closeOnExit: [writer] }).start();
+    assert.deepEqual(reader.read(1), [7]);
+    thread.terminate();
+    await thread.join().catch(() => {});
+    assert.deepEqual(await Array.fromAsync(reader), []);
+  });
+
+  await t.step("closeOnExit refuses what it cannot close", () => {
+    assert.throws(
+      () => new StoppableThread(() => 1, { closeOnExit: [{}] as never }),
+      TypeError,
+    );
+  });
+
+  await t.step("aborting the signal stops the thread", async () => {
+    const controller = new AbortController();
+    const thread = new StoppableThread((t) => t.wait(10_000), { signal: controller.signal })
+      .start();
+    controller.abort();
+    assert.equal(await thread.join(), true);
+    assert.equal(thread.stopped(), true);
+  });
+
+  await t.step("an already aborted signal: the thread starts stopped", async () => {
+    const thread = new StoppableThread((t) => t.stopped(), { signal: AbortSignal.abort() })
+      .start();
+    assert.equal(await thread.join(), true);
+  });
+});
+
+Deno.test("Periodic signal: abort stops it", async () => {
+  const controller = new AbortController();
+  const periodic = new Periodic(() => 1, { period: 5, signal: controller.signal });
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  assert.equal(periodic.started(), true);
+  controller.abort();
+  assert.equal(periodic.started(), false);
+  await periodic.kill();
+});
+
+Deno.test("Periodic numeric options are validated", () => {
+  for (const minWait of [-1, NaN, "3" as unknown as number, Infinity]) {
+    assert.throws(
+      () => new Periodic(() => 1, { period: 10, minWait, start: false }),
+      RangeError,
+      String(minWait),
+    );
+  }
 });
