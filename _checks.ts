@@ -5,7 +5,7 @@
 // exported, and only functions, classes and primitives.
 
 import { ChannelClosed, QueueTimeout } from "./_errors.ts";
-import { PUT_DONE, PUT_STOPPED, PUT_TIMED_OUT, PUT_TOO_LARGE } from "./_ring.ts";
+import { MAX_RING_BYTES, PUT_DONE, PUT_STOPPED, PUT_TIMED_OUT, PUT_TOO_LARGE } from "./_ring.ts";
 import type { WaitOptions } from "./_futex.ts";
 
 /** Accepts `timeout` or `{ timeout, signal }`, the two ways async waits are called. */
@@ -25,9 +25,6 @@ export function checkHandle(handle: unknown, kind: string): void {
     );
   }
 }
-
-/** Largest channel size. */
-export const MAX_CHANNEL_SIZE = 0x3fffffff;
 
 /** Throws the channel's error for a put status that is not PUT_DONE. */
 export function checkPutStatus(status: number, timeout: number | undefined): void {
@@ -49,3 +46,29 @@ export function checkCount(count: number | undefined): void {
     );
   }
 }
+
+/** Smallest byte storage of a queue or channel. */
+export const MIN_RING_BYTES = 64;
+
+/**
+ * Validates a `maxBytes` option of a ring-backed queue or channel: an integer number of bytes,
+ * never silently truncated to the 32-bit words the ring keeps its offsets in.
+ *
+ * @throws {RangeError} If it is not an integer from 64 to 1 GiB.
+ */
+export function checkMaxBytes(maxBytes: unknown, what: string): void {
+  if (maxBytes === undefined) return;
+  if (
+    !(typeof maxBytes === "number" && Number.isInteger(maxBytes) && maxBytes >= MIN_RING_BYTES &&
+      maxBytes <= MAX_RING_BYTES)
+  ) {
+    throw new RangeError(
+      `Cannot create ${what} as maxBytes must be an integer from ${MIN_RING_BYTES} to ${MAX_RING_BYTES}: current value is ${
+        String(maxBytes)
+      }`,
+    );
+  }
+}
+
+/** Largest item count of a ring-backed queue (its counters are 32-bit words). */
+export const MAX_RING_ITEMS = 0x3fffffff;

@@ -38,7 +38,7 @@ import {
   SLOT_READY,
 } from "./_callqueue_slots.ts";
 import { Shareables, toWire } from "./_shareable.ts";
-import { checkHandle } from "./_checks.ts";
+import { checkHandle, MAX_RING_ITEMS } from "./_checks.ts";
 
 export { CallQueueClosed, QueueFull, QueueTimeout } from "./_errors.ts";
 export type { RingHandle } from "./_ring.ts";
@@ -318,9 +318,12 @@ export class CallQueue<H extends Handlers = Handlers> {
       }
     }
     const { maxSize, slots = DEFAULT_SLOTS } = options;
-    if (maxSize !== undefined && !(Number.isInteger(maxSize) && maxSize > 0)) {
+    if (
+      maxSize !== undefined &&
+      !(Number.isInteger(maxSize) && maxSize > 0 && maxSize <= MAX_RING_ITEMS)
+    ) {
       throw new RangeError(
-        `Cannot create the call queue as maxSize must be a positive integer: current value is ${maxSize}`,
+        `Cannot create the call queue as maxSize must be an integer from 1 to ${MAX_RING_ITEMS}: current value is ${maxSize}`,
       );
     }
     if (!(Number.isInteger(slots) && slots > 0 && slots <= 4096)) {

@@ -14,8 +14,9 @@ import type { WaitOptions } from "./_futex.ts";
 import {
   checkCount,
   checkHandle,
+  checkMaxBytes,
   checkPutStatus,
-  MAX_CHANNEL_SIZE,
+  MAX_RING_ITEMS,
   waitOptionsOf,
 } from "./_checks.ts";
 
@@ -87,11 +88,12 @@ export interface ChannelEndHandle {
  */
 export function channel<T>(options: ChannelOptions = {}): [ChannelWriter<T>, ChannelReader<T>] {
   const size = options.size ?? 1024;
-  if (!Number.isInteger(size) || size < 1 || size > MAX_CHANNEL_SIZE) {
+  if (!Number.isInteger(size) || size < 1 || size > MAX_RING_ITEMS) {
     throw new RangeError(
-      `Cannot create the channel as size must be a positive integer: current value is ${size}`,
+      `Cannot create the channel as size must be an integer from 1 to ${MAX_RING_ITEMS}: current value is ${size}`,
     );
   }
+  checkMaxBytes(options.maxBytes, "the channel");
   const ring = Ring.create({
     maxItems: size,
     ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),

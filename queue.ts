@@ -22,7 +22,7 @@ import {
 import { Shareables } from "./_shareable.ts";
 import { QueueEmpty, QueueFull, QueueStopped, QueueTimeout } from "./_errors.ts";
 import type { WaitOptions } from "./_futex.ts";
-import { checkHandle, waitOptionsOf } from "./_checks.ts";
+import { checkHandle, checkMaxBytes, MAX_RING_ITEMS, waitOptionsOf } from "./_checks.ts";
 
 export { QueueEmpty, QueueFull, QueueStopped, QueueTimeout } from "./_errors.ts";
 export type { WaitOptions } from "./_futex.ts";
@@ -57,7 +57,6 @@ export interface QueueStats {
 }
 
 /** Largest byte storage a queue can be given. */
-const MAX_BYTES_LIMIT = 1024 * 1024 * 1024;
 
 /**
  * Thread-safe FIFO queue with blocking gets and evicting, non-blocking puts.
@@ -158,20 +157,13 @@ export class EvictingQueue<T> implements Iterable<T>, AsyncIterable<T>, Disposab
       this.#evicting = this.#ring.maxItems > 0;
       return;
     }
-    if (size !== undefined && (!Number.isInteger(size) || size < 1 || size > 0x7fffffff)) {
+    if (size !== undefined && (!Number.isInteger(size) || size < 1 || size > MAX_RING_ITEMS)) {
       throw new RangeError(
-        `Cannot create the queue as size must be a positive integer or undefined: current value is ${size}`,
+        `Cannot create the queue as size must be an integer from 1 to ${MAX_RING_ITEMS}, or undefined: current value is ${size}`,
       );
     }
     const maxBytes = options.maxBytes;
-    if (
-      maxBytes !== undefined &&
-      (!Number.isInteger(maxBytes) || maxBytes < 64 || maxBytes > MAX_BYTES_LIMIT)
-    ) {
-      throw new RangeError(
-        `Cannot create the queue as maxBytes must be an integer from 64 to ${MAX_BYTES_LIMIT}: current value is ${maxBytes}`,
-      );
-    }
+    checkMaxBytes(maxBytes, "the queue");
     this.#ring = Ring.create({
       maxItems: size ?? 0,
       ...(maxBytes !== undefined ? { maxBytes } : {}),

@@ -111,15 +111,30 @@ export class Event {
     return this.#handle;
   }
 
+  // The state word: bit 0 is the flag, the bits above it a generation that every set() bumps.
+  //   clear -> set():   (gen << 1)     -> ((gen + 1) << 1) | 1, then notify all
+  //   set   -> set():   (gen << 1) | 1 -> ((gen + 1) << 1) | 1 (a new generation; no one waits)
+  //   set   -> clear(): (gen << 1) | 1 -> (gen << 1)
+  // A waiter sleeps on the word it read: any set() changes the word, so the sleep returns, and a
+  // changed generation means the event was set while it waited, even if cleared at once (as
+  // CPython's Event). clear() alone never wakes a waiter for nothing: the word it sleeps on only
+  // differs once a set() came.
+
   /** Sets the flag and wakes every waiter, in every thread. */
   set(): void {
-    Atomics.store(this.#flag, 0, 1);
-    Atomics.notify(this.#flag, 0);
+    const flag = this.#flag;
+    for (let word = Atomics.load(flag, 0);;) {
+      const next = (((word >>> 1) + 1) << 1 | 1) | 0;
+      const seen = Atomics.compareExchange(flag, 0, word, next);
+      if (seen === word) break;
+      word = seen;
+    }
+    Atomics.notify(flag, 0);
   }
 
   /** Clears the flag. */
   clear(): void {
-    Atomics.store(this.#flag, 0, 0);
+    Atomics.and(this.#flag, 0, ~1);
   }
 
   /**
@@ -128,32 +143,34 @@ export class Event {
    * @returns True if set.
    */
   isSet(): boolean {
-    return Atomics.load(this.#flag, 0) === 1;
+    return (Atomics.load(this.#flag, 0) & 1) === 1;
   }
 
   /**
    * Blocks until the flag is set.
    *
    * @param timeout Milliseconds to wait at most; no limit if undefined.
-   * @returns True if the flag is set, false on timeout.
+   * @returns True if the flag was set at any moment while waiting, false on timeout.
    * @throws {RangeError} If `timeout` is negative.
    */
   wait(timeout?: number): boolean {
     checkTimeout(timeout);
     const deadline = deadlineOf(timeout);
-    while (Atomics.load(this.#flag, 0) === 0) {
+    const start = Atomics.load(this.#flag, 0);
+    if ((start & 1) === 1) return true;
+    for (let word = start; word === start; word = Atomics.load(this.#flag, 0)) {
       const left = remaining(deadline);
       if (left === 0) return false;
-      waitSync(this.#flag, 0, 0, left);
+      waitSync(this.#flag, 0, start, left);
     }
-    return true;
+    return true; // the word changed: a set() came (clear() of a cleared flag changes nothing)
   }
 
   /**
    * Waits for the flag without blocking the event loop.
    *
    * @param options A timeout in ms, or `{ timeout, signal }`.
-   * @returns True if the flag is set, false on timeout.
+   * @returns True if the flag was set at any moment while waiting, false on timeout.
    * @throws {RangeError} If the timeout is negative.
    * @throws The signal's reason if it aborts.
    */
@@ -162,10 +179,12 @@ export class Event {
     checkTimeout(timeout);
     signal?.throwIfAborted();
     const deadline = deadlineOf(timeout);
-    while (Atomics.load(this.#flag, 0) === 0) {
+    const start = Atomics.load(this.#flag, 0);
+    if ((start & 1) === 1) return true;
+    for (let word = start; word === start; word = Atomics.load(this.#flag, 0)) {
       const left = remaining(deadline);
       if (left === 0) return false;
-      await waitAsync(this.#flag, 0, 0, left, signal);
+      await waitAsync(this.#flag, 0, start, left, signal);
     }
     return true;
   }

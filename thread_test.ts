@@ -452,7 +452,7 @@ Deno.test("StoppableThread closeOnExit and signal", async (t) => {
 
 Deno.test("Periodic signal: abort stops it", async () => {
   const controller = new AbortController();
-  const periodic = new Periodic(() => 1, { period: 5, signal: controller.signal });
+  const periodic = new Periodic(() => 1, { period: 5, start: true, signal: controller.signal });
   await new Promise((resolve) => setTimeout(resolve, 30));
   assert.equal(periodic.started(), true);
   controller.abort();

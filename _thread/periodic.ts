@@ -79,6 +79,13 @@ export interface PeriodicOptions<R> {
    */
   onError?: (error: Error) => void;
   /**
+   * Aborting it stops the job (`stop()`: paused, the worker stays until `kill()`); an already
+   * aborted signal keeps it from starting.
+   *
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
+  /**
    * For a module target: the export to run.
    *
    * @default {"default"}
@@ -164,6 +171,8 @@ export class Periodic<R = unknown> {
   readonly #args: unknown[];
   #alive = true;
   #killing: Promise<void> | undefined;
+  #abortSignal: AbortSignal | undefined;
+  readonly #onAbort = (): void => this.stop();
 
   /**
    * Creates the job and starts its worker.
@@ -176,7 +185,7 @@ export class Periodic<R = unknown> {
   constructor(target: ThreadTarget<never[], R> | URL | string, options: PeriodicOptions<R>) {
     checkPeriod(options?.period, "the period");
     const minWait = options.minWait ?? 0.01;
-    if (!(minWait >= 0 && minWait < Infinity)) {
+    if (!(typeof minWait === "number" && minWait >= 0 && minWait < Infinity)) {
       throw new RangeError(
         `Cannot create the job as minWait must be a non-negative finite number of ms: current value is ${minWait}`,
       );
@@ -196,6 +205,9 @@ export class Periodic<R = unknown> {
     this.#onResult = options.onResult;
     this.#onError = options.onError ?? ((error) => console.error(error));
     if (options.start) Atomics.store(this.#control, PERIODIC_STARTED, 1);
+    this.#abortSignal = options.signal;
+    if (this.#abortSignal?.aborted) Atomics.store(this.#control, PERIODIC_STARTED, 0);
+    else this.#abortSignal?.addEventListener("abort", this.#onAbort, { once: true });
     const name = options.name ?? `theta-periodic-${++periodicCount}`;
     const init: PeriodicWorkerInit = {
       role: "periodic",
@@ -309,6 +321,7 @@ export class Periodic<R = unknown> {
    */
   kill(): Promise<void> {
     if (this.#killing !== undefined) return this.#killing;
+    this.#abortSignal?.removeEventListener("abort", this.#onAbort);
     Atomics.store(this.#control, PERIODIC_KILLED, 1);
     this.#stopEvent.set();
     this.#signal();

@@ -12,6 +12,8 @@ import { type Outcome, unpackOutcome } from "../_worker/outcome.ts";
 import type { TargetSpec } from "../_worker/task_function.ts";
 import { toWire, wakeWaiters } from "../_shareable.ts";
 import { requireWorkers, spawnWorker } from "../_spawn.ts";
+import { ChannelWriter } from "../channel.ts";
+import { EvictingQueue } from "../queue.ts";
 import { Event, type WaitOptions } from "../sync.ts";
 import { targetSpecOf } from "./target.ts";
 import type { ThreadTarget } from "./thread_context.ts";
@@ -43,9 +45,48 @@ export interface StoppableThreadOptions<A extends unknown[]> {
    * @default {"default"}
    */
   export?: string;
+  /**
+   * Aborting it stops the thread (`stop()`); an already aborted signal starts it stopped.
+   *
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
+  /**
+   * Channel writers to close and queues to stop when the target ends, however it ends (return,
+   * throw, crash, `terminate()`), so that a reader iterating them ends too.
+   *
+   * @default {[]}
+   */
+  closeOnExit?: (ChannelWriter<unknown> | EvictingQueue<unknown>)[];
 }
 
 let threadCount = 0;
+
+/**
+ * Checks a `closeOnExit` list.
+ *
+ * @throws {TypeError} If it is not an array of channel writers and queues.
+ */
+function checkCloseOnExit(
+  items: unknown,
+): (ChannelWriter<unknown> | EvictingQueue<unknown>)[] {
+  if (items === undefined) return [];
+  if (!Array.isArray(items)) {
+    throw new TypeError(
+      `Cannot create the thread as closeOnExit must be an array: current value is ${typeof items}`,
+    );
+  }
+  items.forEach((item: unknown, i) => {
+    if (!(item instanceof ChannelWriter || item instanceof EvictingQueue)) {
+      throw new TypeError(
+        `Cannot create the thread as closeOnExit[${i}] is neither a ChannelWriter nor an EvictingQueue: current value is ${
+          item === null ? "null" : typeof item === "object" ? item.constructor?.name : typeof item
+        }`,
+      );
+    }
+  });
+  return items;
+}
 
 /**
  * A Worker-backed thread that can be asked to stop (theta's `StoppableThread`). Stopping is
@@ -101,6 +142,9 @@ export class StoppableThread<A extends unknown[] = [], R = unknown> {
   readonly #args: unknown;
   readonly #status: Int32Array = new Int32Array(new SharedArrayBuffer(THREAD_STATUS_BYTES));
   readonly #result: PromiseWithResolvers<R> = Promise.withResolvers<R>();
+  readonly #closeOnExit: (ChannelWriter<unknown> | EvictingQueue<unknown>)[];
+  readonly #signal: AbortSignal | undefined;
+  readonly #onAbort = (): void => this.stop();
   #worker: Worker | undefined;
   #settled = false;
 
@@ -124,9 +168,13 @@ export class StoppableThread<A extends unknown[] = [], R = unknown> {
       );
     }
     this.#args = toWire(args, "args");
+    this.#closeOnExit = checkCloseOnExit(options.closeOnExit);
     this.stopEvent = options.stopEvent ?? new Event();
     this.name = options.name ?? `theta-thread-${++threadCount}`;
     requireWorkers(`the thread "${this.name}"`);
+    this.#signal = options.signal;
+    if (this.#signal?.aborted) this.stopEvent.set();
+    else this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
     // join() is the place to see the error; without a join it must not end the process.
     this.#result.promise.catch(() => {});
   }
@@ -180,6 +228,11 @@ export class StoppableThread<A extends unknown[] = [], R = unknown> {
     this.#settled = true;
     Atomics.store(this.#status, 0, 1);
     this.#worker?.terminate();
+    this.#signal?.removeEventListener("abort", this.#onAbort);
+    for (const item of this.#closeOnExit) {
+      if (item instanceof EvictingQueue) item.stop();
+      else item.close();
+    }
     if (outcome.ok) this.#result.resolve(outcome.value as R);
     else this.#result.reject(outcome.value);
   }
