@@ -49,6 +49,9 @@ export const SLOT_ABANDONED = 5;
 export const SLOT_REFUSED = 6;
 /** Taken by the owner, which waits for the call's arguments by message (see ArgsRoute). */
 export const SLOT_AWAITING_ARGS = 7;
+/** Its caller's thread ended before the answer: the owner runs it, then frees the slot. */
+export const SLOT_PENDING_DETACHED = 8;
+export const SLOT_RUNNING_DETACHED = 9;
 
 /** Whether a caller waits on a slot in `state` (the owner has yet to answer). */
 export function isUnanswered(state: number): boolean {
@@ -127,7 +130,25 @@ export class CallQueueCore {
   readonly control: Int32Array;
   readonly slots: readonly SharedArrayBuffer[];
   readonly names: ReadonlySet<string>;
+  /** This thread's calls through this instance whose slots it has not freed yet. */
+  readonly outstanding: Set<PendingCall> = new Set();
   #nextSlot = 0;
+  #harvesting = false;
+
+  /** The cores of this thread with outstanding calls, released when the thread ends. */
+  static readonly live: Set<CallQueueCore> = new Set();
+
+  /**
+   * At the end of a thread: every call it made and did not collect gives back its slot. Answered
+   * calls are harvested; calls not answered yet are detached (the owner still runs them, then
+   * frees the slot), or abandoned if their arguments were still to be posted by this thread.
+   */
+  static releaseAll(): void {
+    for (const core of CallQueueCore.live) {
+      for (const call of [...core.outstanding]) core.detach(call);
+    }
+    CallQueueCore.live.clear();
+  }
 
   constructor(handle: CallQueueHandle) {
     this.handle = handle;
@@ -171,12 +192,69 @@ export class CallQueueCore {
     Atomics.notify(this.control, CQ_FREED_SEQ);
   }
 
-  /** Sets a slot's state and wakes its caller and collectors. */
+  /**
+   * Sets a slot's state and wakes its caller and collectors, and the callers waiting for a free
+   * slot: an answer is what lets a caller harvest its own finished calls and free their slots.
+   */
   publish(slot: number, state: number): void {
     Atomics.store(this.control, CQ_SLOT_BASE + slot, state);
     Atomics.notify(this.control, CQ_SLOT_BASE + slot);
     Atomics.add(this.control, CQ_DONE_SEQ, 1);
     Atomics.notify(this.control, CQ_DONE_SEQ);
+    Atomics.add(this.control, CQ_FREED_SEQ, 1);
+    Atomics.notify(this.control, CQ_FREED_SEQ);
+  }
+
+  /** Records a call just sent from this thread. */
+  track(call: PendingCall): void {
+    this.outstanding.add(call);
+    CallQueueCore.live.add(this);
+  }
+
+  /** Harvests every answered call of this thread (freeing their slots). */
+  harvestAll(): void {
+    for (const call of [...this.outstanding]) this.harvest(call);
+  }
+
+  /**
+   * Harvests this thread's calls as they are answered, on its event loop, so that calls whose
+   * items were dropped (`wait: false`) free their slots even if nobody asks. Holds no timer that
+   * keeps the process alive.
+   */
+  async harvestInBackground(): Promise<void> {
+    if (this.#harvesting) return;
+    this.#harvesting = true;
+    try {
+      while (this.outstanding.size > 0) {
+        const seq = Atomics.load(this.control, CQ_DONE_SEQ);
+        this.harvestAll();
+        if (this.outstanding.size === 0) break;
+        await nap(this.control, CQ_DONE_SEQ, seq, 20);
+      }
+    } finally {
+      this.#harvesting = false;
+    }
+  }
+
+  /** Gives up this thread's interest in `call` (see releaseAll). */
+  detach(call: PendingCall): void {
+    const index = CQ_SLOT_BASE + call.slot;
+    for (;;) {
+      if (this.harvest(call)) return;
+      if (
+        Atomics.compareExchange(this.control, index, SLOT_PENDING, SLOT_PENDING_DETACHED) ===
+          SLOT_PENDING ||
+        Atomics.compareExchange(this.control, index, SLOT_RUNNING, SLOT_RUNNING_DETACHED) ===
+          SLOT_RUNNING ||
+        Atomics.compareExchange(this.control, index, SLOT_AWAITING_ARGS, SLOT_ABANDONED) ===
+          SLOT_AWAITING_ARGS
+      ) {
+        call.state = "abandoned";
+        this.outstanding.delete(call);
+        return;
+      }
+      // WRITING: the owner is copying the result in; READY follows within microseconds.
+    }
   }
 
   /**
@@ -189,11 +267,17 @@ export class CallQueueCore {
     if (Atomics.compareExchange(this.control, index, SLOT_PENDING, SLOT_RUNNING) === SLOT_PENDING) {
       return true;
     }
+    if (
+      Atomics.compareExchange(this.control, index, SLOT_PENDING_DETACHED, SLOT_RUNNING_DETACHED) ===
+        SLOT_PENDING_DETACHED
+    ) {
+      return true; // its caller's thread ended: run it all the same; answer() frees the slot
+    }
     this.free(slot);
     return false;
   }
 
-  /** Owner side: writes a call's outcome, unless its caller left. */
+  /** Owner side: writes a call's outcome, unless its caller left (then frees the slot). */
   answer(slot: number, ok: boolean, value: unknown): void {
     const index = CQ_SLOT_BASE + slot;
     if (Atomics.compareExchange(this.control, index, SLOT_RUNNING, SLOT_WRITING) !== SLOT_RUNNING) {
@@ -266,6 +350,7 @@ export class CallQueueCore {
       return false;
     }
     this.free(call.slot);
+    this.outstanding.delete(call);
     return true;
   }
 
@@ -315,6 +400,7 @@ export class CallQueueCore {
     for (const from of [SLOT_PENDING, SLOT_RUNNING, SLOT_AWAITING_ARGS]) {
       if (Atomics.compareExchange(this.control, index, from, SLOT_ABANDONED) === from) {
         call.state = "abandoned";
+        this.outstanding.delete(call);
         return true;
       }
     }
@@ -335,4 +421,24 @@ export function outcomeOf(call: PendingCall, name: string): unknown {
     default:
       throw new QueueTimeout(`Cannot get the result of "${name}" as the call was abandoned`);
   }
+}
+
+/**
+ * Sleeps until `i32[index]` changes or `ms` pass, holding only an unref'd timer: a background
+ * wait that never keeps the process alive (see harvestInBackground).
+ */
+export function nap(i32: Int32Array, index: number, value: number, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    (globalThis as { Deno?: { unrefTimer?: (id: number) => void } }).Deno?.unrefTimer?.(
+      timer as unknown as number,
+    );
+    const pending = Atomics.waitAsync(i32, index, value, ms);
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    if (pending.async) pending.value.then(done);
+    else done();
+  });
 }

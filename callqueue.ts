@@ -4,11 +4,22 @@
 // comes back through a reply slot, a small growable SharedArrayBuffer owned by one call at a time,
 // whose state word the caller waits on with Atomics.wait. No postMessage per call.
 //
-// A slot's state moves FREE -> PENDING (caller claims it and sends the call) -> RUNNING (owner
-// takes the call) -> WRITING -> READY (owner wrote the result) -> FREE (caller read it). A caller
-// that gives up (timeout, queue finished) moves PENDING or RUNNING to ABANDONED by compare-
-// exchange; the owner then frees the slot instead of answering, so a slot is never written after
-// its caller left. Closing answers every queued call REFUSED.
+// A slot's state word (control[CQ_SLOT_BASE + slot]) moves:
+//   FREE -> PENDING            caller claims it (CAS) and sends the call
+//   PENDING -> RUNNING         owner takes the call (CAS)
+//   PENDING -> AWAITING_ARGS -> RUNNING   the same, for arguments that follow by message
+//   RUNNING -> WRITING -> READY           owner writes the result (CAS, then store)
+//   READY or REFUSED -> FREE   the caller's thread harvests the outcome into its own memory
+//   PENDING, RUNNING or AWAITING_ARGS -> ABANDONED   caller gave up (timeout, abort); the owner
+//                              then frees the slot instead of running or answering it
+//   PENDING -> PENDING_DETACHED, RUNNING -> RUNNING_DETACHED   the caller's thread ended (or was
+//                              killed mid-call): the owner still runs the call, then frees the slot
+//   PENDING -> REFUSED         the queue closed before the call ran
+// Every transition out of a state another thread may change is a compare-exchange, so a slot is
+// never written after its caller left. A caller harvests its answered calls whenever it claims a
+// slot and, for calls nobody waits for (wait: false, callAndCollect), on its event loop in the
+// background; at its thread's end it detaches the rest (CallQueueCore.releaseAll): so calls whose
+// results are never collected hold no slot for long.
 //
 // This file is part of the worker bundle (see _bundle.ts): keep every module-level binding
 // exported, and only functions, classes and primitives.
@@ -189,12 +200,13 @@ export class CallItem<R = unknown> {
       const state = this.#core.slotState(this.#call.slot);
       if (isUnanswered(state)) {
         // Wake now and then to notice a finished queue, whose owner never answers.
-        waitSync(
-          this.#core.control,
-          CQ_SLOT_BASE + this.#call.slot,
-          state,
-          Math.min(left, 100),
-        );
+        try {
+          waitSync(this.#core.control, CQ_SLOT_BASE + this.#call.slot, state, Math.min(left, 100));
+        } catch (error) {
+          // This thread is being terminated (see Termination): leave the slot to the owner.
+          this.#core.detach(this.#call);
+          throw error;
+        }
       }
     }
     return outcomeOf(this.#call, this.name) as R;
@@ -397,7 +409,10 @@ export class CallQueue<H extends Handlers = Handlers> {
       this.#core.free(slot);
       throw error;
     }
-    if (status === PUT_DONE) return call;
+    if (status === PUT_DONE) {
+      this.#core.track(call);
+      return call;
+    }
     this.#core.free(slot);
     if (status === PUT_FULL) {
       throw new QueueFull(
@@ -496,7 +511,7 @@ export class CallQueue<H extends Handlers = Handlers> {
   #tryClaim(): number {
     const slot = this.#core.tryClaim();
     if (slot >= 0) return slot;
-    for (const { call } of this.#collected) this.#core.harvest(call);
+    this.#core.harvestAll(); // this thread's answered calls, collected or not
     return this.#core.tryClaim();
   }
 
@@ -549,7 +564,10 @@ export class CallQueue<H extends Handlers = Handlers> {
     const slot = this.#claimSync(deadline, name);
     const call = this.#send(name, args, raise, options.altReturn, slot);
     const item = new CallItem(this.#core, call, name, args);
-    if (!wait) return item;
+    if (!wait) {
+      this.#core.harvestInBackground();
+      return item;
+    }
     try {
       return item.result(remaining(deadline) === Infinity ? undefined : remaining(deadline));
     } catch (error) {
@@ -617,6 +635,7 @@ export class CallQueue<H extends Handlers = Handlers> {
     const call = this.#send(name, args, raise, undefined, slot);
     const item = new CallItem<Awaited<ReturnType<H[K]>>>(this.#core, call, name, args);
     this.#collected.push({ item, call });
+    this.#core.harvestInBackground();
     return item;
   }
 
@@ -652,21 +671,34 @@ export class CallQueue<H extends Handlers = Handlers> {
    * call was answered (the calls after it stay pending for the next `receive`).
    */
   receive(): number {
+    const { count, failure } = this.#drain(true);
+    if (failure !== undefined) throw failure.error;
+    return count;
+  }
+
+  /**
+   * Runs pending calls until none is left, or until a handler's error is to be raised here
+   * (raise `"receiver"` or `"both"`) if `stopOnError`.
+   *
+   * @returns How many calls ran, and the first error to raise here, if any.
+   */
+  #drain(stopOnError: boolean): { count: number; failure: { error: unknown } | undefined } {
     const handlers = this.#ownerHandlers("receive");
     const requests = this.#core.requests;
     let count = 0;
+    let failure: { error: unknown } | undefined;
     for (;;) {
       const request = requests.tryTake();
       if (request === NOTHING || request === ENDED) break;
       count++;
       this.#run(handlers, request as [number, string, unknown[], boolean]);
       if (this.#receiverError !== undefined) {
-        const { error } = this.#receiverError;
+        failure ??= this.#receiverError;
         this.#receiverError = undefined;
-        throw error;
+        if (stopOnError) break;
       }
     }
-    return count;
+    return { count, failure };
   }
 
   #ownerHandlers(what: string): H {
@@ -794,10 +826,12 @@ export class CallQueue<H extends Handlers = Handlers> {
 
   /**
    * Owner side: refuses new calls, then runs the ones already queued (the recipe's
-   * `close_and_receive_last`).
+   * `close_and_receive_last`). Every waiting caller is answered, even when a handler throws.
    *
    * @returns How many calls ran.
    * @throws {TypeError} If this instance is not the owner.
+   * @throws The first handler error raised in the receiver (raise `"receiver"` or `"both"`),
+   * once every call was answered and the queue is closed.
    */
   closeAndReceiveLast(): number {
     this.#ownerHandlers("close");
@@ -808,7 +842,7 @@ export class CallQueue<H extends Handlers = Handlers> {
     const core = this.#core;
     Atomics.or(core.control, CQ_FLAGS, CQ_CLOSED);
     core.requests.stop();
-    const count = runLast ? this.receive() : 0;
+    const { count, failure } = runLast ? this.#drain(false) : { count: 0, failure: undefined };
     Atomics.or(core.control, CQ_FLAGS, CQ_FINISHED);
     for (;;) {
       const request = core.requests.tryTake();
@@ -831,6 +865,7 @@ export class CallQueue<H extends Handlers = Handlers> {
     }
     Atomics.add(core.control, CQ_DONE_SEQ, 1);
     Atomics.notify(core.control, CQ_DONE_SEQ);
+    if (failure !== undefined) throw failure.error;
     return count;
   }
 

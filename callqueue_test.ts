@@ -384,6 +384,22 @@ Deno.test("CallQueue calls that are never collected hold nothing", async (t) => 
     await serving;
   });
 
+  await t.step("a live caller's dropped items free their slots in the background", async () => {
+    let count = 0;
+    const calls = new CallQueue<Counter>({ inc: () => ++count }, { slots: 4 });
+    const controller = new AbortController();
+    const serving = calls.serve({ signal: controller.signal });
+    const caller = CallQueue.from<Counter>(calls.handle); // a caller on this (idle) thread
+    for (let i = 0; i < 4; i++) caller.call("inc", [], { wait: false }); // all 4 slots, dropped
+    const other = new StoppableThread(
+      (_t, q: CallQueue<Counter>) => q.call("inc", [], { timeout: 3000 }),
+      { args: [calls] },
+    ).start();
+    assert.equal(await other.join(), 5);
+    controller.abort();
+    await serving;
+  });
+
   await t.step("a thread that ends with calls outstanding leaves their slots", async () => {
     let count = 0;
     const calls = new CallQueue<Counter>({ inc: () => ++count }, { slots: 2 });

@@ -5,6 +5,8 @@
 // This file is part of the worker bundle (see _bundle.ts): keep every module-level binding
 // exported, and import only bundled modules.
 
+import { CallQueueCore } from "../_callqueue_slots.ts";
+
 /** The parts of the worker global theta uses. */
 export interface WorkerScope {
   onmessage: ((event: MessageEvent) => void) | null;
@@ -24,6 +26,7 @@ export function installExitHooks(scope: WorkerScope, onExit: () => void): () => 
   const report = (): void => {
     if (reported) return;
     reported = true;
+    CallQueueCore.releaseAll();
     onExit();
   };
   scope.close = () => {
@@ -48,6 +51,7 @@ export function installExitHooks(scope: WorkerScope, onExit: () => void): () => 
   }
   return () => {
     reported = true;
+    CallQueueCore.releaseAll(); // calls this thread made and never collected give back their slots
     close();
   };
 }

@@ -15,6 +15,7 @@
 
 import { Encoded, encodeOutcome, UncloneableError } from "../_codec.ts";
 import { Termination } from "../_futex.ts";
+import { CallQueueCore } from "../_callqueue_slots.ts";
 import { ENDED, PUT_DONE, PUT_TOO_LARGE, Ring } from "../_ring.ts";
 import { toWire } from "../_shareable.ts";
 import {
@@ -232,6 +233,8 @@ export class PoolWorker {
         value = error;
       }
       TaskTimers.running = 0;
+      // A finished task can no longer collect the calls it made: their slots go back.
+      CallQueueCore.releaseAll();
       Atomics.store(this.state, ticket, 0);
       this.settle(id, ok, value);
     }
