@@ -224,6 +224,7 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
   #running = 0;
   readonly #runningJobs: Set<Promise<void>> = new Set();
   #closed = false;
+  #stopListening = false;
 
   /**
    * Creates a pool on `kv`. It runs no job until `listen()`.
@@ -441,13 +442,17 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
   }
 
   /**
-   * Processes jobs in this isolate until `close()`: claims due jobs, runs them (at most
-   * `concurrency` at once), renews their leases, stores their outcomes.
+   * Processes jobs in this isolate until `close()` or the signal aborts: claims due jobs, runs
+   * them (at most `concurrency` at once), renews their leases, stores their outcomes.
    *
-   * @returns A promise that resolves once the pool is closed and its running jobs settled.
+   * @param options An abort signal: aborting stops claiming jobs (the pool stays open, and may
+   * listen again); the jobs already running finish.
+   * @returns A promise that resolves once listening ended and the running jobs settled.
    * @throws {TypeError} If already listening or closed.
    */
-  listen(): Promise<void> {
+  listen(options: { signal?: AbortSignal } = {}): Promise<void> {
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.#closed) return Promise.reject(new TypeError("Cannot listen as the KvPool is closed"));
     if (this.#listening !== undefined) {
       return Promise.reject(new TypeError("Cannot listen as this KvPool already listens"));
@@ -467,9 +472,20 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
       );
     }
     pools.set(this.#name, this);
-    this.#listening = Promise.withResolvers<void>();
-    this.#loop();
-    return this.#listening.promise;
+    const done = this.#listening = Promise.withResolvers<void>();
+    const onAbort = (): void => {
+      this.#stopListening = true;
+      this.#kick?.();
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    this.#loop().finally(() => {
+      signal?.removeEventListener("abort", onAbort);
+      if (pools.get(this.#name) === this) pools.delete(this.#name);
+      this.#stopListening = false;
+      this.#listening = undefined;
+      done.resolve();
+    });
+    return done.promise;
   }
 
   /** @internal Makes a listening pool look for jobs now. */
@@ -478,7 +494,7 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
   }
 
   async #loop(): Promise<void> {
-    while (!this.#closed) {
+    while (!this.#closed && !this.#stopListening) {
       try {
         await this.#recoverExpiredLeases();
         await this.#claimDueJobs();
@@ -486,7 +502,7 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
         if (this.#closed) break;
         console.error("KvPool listener:", error);
       }
-      if (this.#closed) break;
+      if (this.#closed || this.#stopListening) break;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           this.#kick = undefined;
@@ -500,7 +516,6 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
       });
     }
     await Promise.allSettled([...this.#runningJobs]);
-    this.#listening?.resolve();
   }
 
   async #claimDueJobs(): Promise<void> {

@@ -170,3 +170,24 @@ Deno.test("KvPool across two processes on one file", async (t) => {
   kv.close();
   await Deno.remove(path.replace(/\/jobs\.sqlite3$/, ""), { recursive: true });
 });
+
+Deno.test("KvPool.listen stops when its signal aborts, and may listen again", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const jobs = new KvPool(kv, { tasks: { add: (a: number, b: number) => a + b } });
+    const controller = new AbortController();
+    const listening = jobs.listen({ signal: controller.signal });
+    assert.equal(await jobs.submit("add", 1, 2), 3);
+    controller.abort();
+    await listening; // resolves once listening ended
+    const id = await jobs.enqueue("add", [2, 2]);
+    assert.equal((await jobs.status(id))?.state, "queued"); // nobody listens
+    await assert.rejects(jobs.listen({ signal: AbortSignal.abort(new Error("no")) }), /no/);
+    const again = jobs.listen();
+    assert.equal(await jobs.result(id), 4);
+    await jobs.close();
+    await again;
+  } finally {
+    kv.close();
+  }
+});
