@@ -7,6 +7,7 @@
 
 import { decode, encode, encodeOutcome } from "./_codec.ts";
 import { CallQueueClosed, QueueTimeout } from "./_errors.ts";
+import { nap } from "./_futex.ts";
 import { Ring } from "./_ring.ts";
 import { fromWire } from "./_shareable.ts";
 import type { RingHandle } from "./_ring.ts";
@@ -421,24 +422,4 @@ export function outcomeOf(call: PendingCall, name: string): unknown {
     default:
       throw new QueueTimeout(`Cannot get the result of "${name}" as the call was abandoned`);
   }
-}
-
-/**
- * Sleeps until `i32[index]` changes or `ms` pass, holding only an unref'd timer: a background
- * wait that never keeps the process alive (see harvestInBackground).
- */
-export function nap(i32: Int32Array, index: number, value: number, ms: number): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    (globalThis as { Deno?: { unrefTimer?: (id: number) => void } }).Deno?.unrefTimer?.(
-      timer as unknown as number,
-    );
-    const pending = Atomics.waitAsync(i32, index, value, ms);
-    const done = (): void => {
-      clearTimeout(timer);
-      resolve();
-    };
-    if (pending.async) pending.value.then(done);
-    else done();
-  });
 }

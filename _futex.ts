@@ -267,3 +267,23 @@ export class MacrotaskYielder {
     this.#resume = undefined;
   }
 }
+
+/**
+ * Sleeps until `i32[index]` changes or `ms` pass, holding only an unref'd timer: a background
+ * wait that never keeps the process alive (a CallQueue caller's background harvest, a task's cancel watch).
+ */
+export function nap(i32: Int32Array, index: number, value: number, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    (globalThis as { Deno?: { unrefTimer?: (id: number) => void } }).Deno?.unrefTimer?.(
+      timer as unknown as number,
+    );
+    const pending = Atomics.waitAsync(i32, index, value, ms);
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    if (pending.async) pending.value.then(done);
+    else done();
+  });
+}

@@ -18,6 +18,7 @@ import * as poolProtocol from "./_pool/protocol.ts";
 import * as threadProtocol from "./_thread/protocol.ts";
 import * as exitHooks from "./_worker/exit_hooks.ts";
 import * as mailbox from "./_pool/mailbox.ts";
+import * as taskContextModule from "./_pool/task_context.ts";
 import * as taskFunction from "./_worker/task_function.ts";
 import * as outcome from "./_worker/outcome.ts";
 import * as context from "./_worker/context.ts";
@@ -106,6 +107,7 @@ export function workerSource(): string {
       threadProtocol,
       exitHooks,
       mailbox,
+      taskContextModule,
       taskFunction,
       outcome,
       context,

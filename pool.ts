@@ -23,3 +23,4 @@ export {
   type RunOptions,
 } from "./_pool/pool.ts";
 export { parallelise, type ParalleliseOptions } from "./_pool/parallelise.ts";
+export { type TaskContext, taskContext } from "./_pool/task_context.ts";

@@ -6,9 +6,11 @@ import {
   Pool,
   PoolClosed,
   QueueFull,
+  taskContext,
   WorkerCrashed,
 } from "./pool.ts";
 import { EvictingQueue } from "./queue.ts";
+import { waitAsync } from "./_futex.ts";
 import { Event } from "./sync.ts";
 
 const TASKS = new URL("./testdata/tasks.ts", import.meta.url);
@@ -787,4 +789,102 @@ Deno.test("Pool.map by export name is typed from the module, and reports progres
     pool.map("double", items(), { onProgress: (_d, t) => unknownTotal.push(t) }),
   );
   assert.deepEqual(unknownTotal, [undefined, undefined]);
+});
+
+/** Waits until `flag[0]` is not 0 (retiring a worker also wakes waits on its arguments). */
+async function untilSet(flag: Int32Array, ms = 5000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (Atomics.load(flag, 0) === 0) {
+    const left = deadline - performance.now();
+    if (left <= 0) throw new Error("The flag was not set in time");
+    await waitAsync(flag, 0, 0, left); // theta's: a raw waitAsync keeps no event loop alive
+  }
+}
+
+Deno.test("taskContext: id, progress and a signal that cooperative tasks see", async (t) => {
+  await t.step("progress reaches onProgress in order, before the result", async () => {
+    await using pool = new Pool({ size: 1 });
+    const seen: unknown[] = [];
+    const result = await pool.run(
+      (n: number) => {
+        // deno-lint-ignore no-explicit-any
+        const { progress } = (globalThis as any).theta.taskContext();
+        for (let i = 1; i <= n; i++) progress({ step: i });
+        return "done";
+      },
+      [50],
+      { onProgress: (value) => seen.push(value) },
+    );
+    assert.equal(result, "done");
+    assert.deepEqual(seen, Array.from({ length: 50 }, (_, i) => ({ step: i + 1 })));
+  });
+
+  await t.step("module tasks import taskContext; each task has its own id", async () => {
+    await using pool = new Pool<Tasks>({ size: 2, module: TASKS });
+    const seen: number[][] = [[], []];
+    const ids = await Promise.all([0, 1].map((k) =>
+      pool.run("countWithProgress", [30, 10], {
+        onProgress: (value) => seen[k]!.push(value as number),
+      })
+    ));
+    assert.notEqual(ids[0], ids[1]);
+    assert.deepEqual(seen, [[10, 20, 30], [10, 20, 30]]);
+  });
+
+  await t.step("a timed-out busy loop sees signal.aborted and stops", async () => {
+    await using pool = new Pool({ size: 1 });
+    const flag = new Int32Array(new SharedArrayBuffer(4));
+    await assert.rejects(
+      pool.run(
+        (f: Int32Array) => {
+          // deno-lint-ignore no-explicit-any
+          const { signal } = (globalThis as any).theta.taskContext();
+          while (!signal.aborted) { /* CPU-bound, never yields */ }
+          Atomics.store(f, 0, signal.reason.name === "TimeoutError" ? 1 : 2);
+          Atomics.notify(f, 0);
+        },
+        [flag],
+        { timeout: 50 },
+      ),
+      { name: "TimeoutError" },
+    );
+    await untilSet(flag);
+    assert.equal(flag[0], 1);
+  });
+
+  await t.step("an aborted task's signal carries the abort kind", async () => {
+    await using pool = new Pool({ size: 1 });
+    const flag = new Int32Array(new SharedArrayBuffer(4));
+    const controller = new AbortController();
+    const started = new Event();
+    const task = pool.run(
+      (f: Int32Array, s: Event) => {
+        // deno-lint-ignore no-explicit-any
+        const { signal } = (globalThis as any).theta.taskContext();
+        s.set();
+        while (!signal.aborted) { /* busy */ }
+        Atomics.store(f, 0, signal.reason.name === "AbortError" ? 1 : 2);
+        Atomics.notify(f, 0);
+      },
+      [flag, started],
+      { signal: controller.signal },
+    );
+    await started.waitAsync();
+    controller.abort(new Error("stop"));
+    await assert.rejects(task, /stop/);
+    await untilSet(flag);
+    assert.equal(flag[0], 1);
+  });
+
+  await t.step("inline runs have a context too", async () => {
+    await using pool = new Pool<Tasks>({ size: 0, module: TASKS });
+    const seen: unknown[] = [];
+    const id = await pool.run("countWithProgress", [4, 2], { onProgress: (v) => seen.push(v) });
+    assert.equal(typeof id, "number");
+    assert.deepEqual(seen, [2, 4]);
+  });
+
+  await t.step("outside a task it throws", () => {
+    assert.throws(() => taskContext(), TypeError);
+  });
 });

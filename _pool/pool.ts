@@ -12,7 +12,11 @@ import { Deque } from "./deque.ts";
 import { InlineModule, runInline } from "./inline.ts";
 import type { Job, JobState } from "./job.ts";
 import { mapLazily, stageError } from "./map.ts";
+import { CurrentTask } from "./task_context.ts";
 import {
+  CANCEL_ABORT,
+  CANCEL_TERMINATE,
+  CANCEL_TIMEOUT,
   MODE_EACH,
   MODE_ONCE,
   type Reply,
@@ -21,6 +25,7 @@ import {
   REPLY_ERROR,
   REPLY_EXITED,
   REPLY_OK,
+  REPLY_PROGRESS,
   REPLY_START_FAILED,
   REPLY_STRAY,
 } from "./protocol.ts";
@@ -103,6 +108,13 @@ export interface RunOptions {
    * @default {[]}
    */
   transfer?: Transferable[];
+  /**
+   * Receives the values the task reports with `taskContext().progress(value)`, in order, before
+   * the task's promise settles.
+   *
+   * @default {undefined}
+   */
+  onProgress?: (value: unknown) => void;
 }
 
 /** Options of `Pool.map`. */
@@ -213,6 +225,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   /** Jobs sent to workers and not yet finished or taken back (the pump runs while > 0). */
   #inflight = 0;
   #inlineJob: Job<WorkerHandle> | undefined;
+  #inlineAbort: AbortController | undefined;
   #spawned = 0;
   #closing = false;
   #terminated = false;
@@ -406,7 +419,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
       transfer: checkTransfer(options.transfer),
       resolve,
       reject,
-      onProgress: undefined,
+      onProgress: options.onProgress,
       state: "queued",
       payload: undefined,
       worker: undefined,
@@ -452,9 +465,9 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
       return;
     }
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const onAbort = (): void => this.#cancel(job, signal!.reason);
+    const onAbort = (): void => this.#cancel(job, signal!.reason, CANCEL_ABORT);
     if (timeout !== undefined) {
-      timer = setTimeout(() => this.#cancel(job, timeoutError(timeout)), timeout);
+      timer = setTimeout(() => this.#cancel(job, timeoutError(timeout), CANCEL_TIMEOUT), timeout);
     }
     signal?.addEventListener("abort", onAbort, { once: true });
     job.cleanup = () => {
@@ -598,6 +611,11 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
           true,
         );
         return;
+      case REPLY_PROGRESS: {
+        const job = worker.jobOf(id);
+        if (job !== undefined) this.#progress(job, value);
+        return;
+      }
       case REPLY_STRAY:
         try {
           this.#onError(value);
@@ -686,19 +704,22 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   }
 
   /** Timeout or abort: remove the job if it has not started, end its worker if it runs. */
-  #cancel(job: Job<WorkerHandle>, reason: unknown): void {
+  #cancel(job: Job<WorkerHandle>, reason: unknown, kind: number): void {
     if (job.state === "settled") return;
     this.#drainReplies(); // its result may be waiting, and settle it
     if ((job.state as JobState) === "settled") return;
     const worker = job.worker;
     if (job.state === "queued") {
       this.#queue.remove(job);
+    } else if (job === this.#inlineJob) {
+      this.#inlineAbort?.abort(reason); // it runs on this thread: it can only cooperate
     } else if (worker !== undefined) {
       if (worker.steal(job)) {
         this.#inflight--;
       } else {
-        // Running: its worker is ended (waking the waits it may block in) and replaced; its
-        // other jobs move first.
+        // Running: its signal aborts (a cooperative task stops), its worker is ended (waking
+        // the waits it may block in) and replaced; its other jobs move first.
+        worker.cancel(job.id, kind);
         this.#evacuate(worker);
         this.#retire(worker);
         this.#detach(job);
@@ -712,20 +733,39 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   /** Size 0: runs queued jobs here, one at a time. */
   async #runInline(): Promise<void> {
     if (this.#inlineJob !== undefined) return;
+    CurrentTask.install();
     while (this.#queue.length > 0 && this.#size === 0 && !this.#terminated) {
       const job = this.#queue.shift()!;
       job.state = "running";
       this.#inlineJob = job;
+      const abort = this.#inlineAbort = new AbortController();
+      CurrentTask.context = {
+        id: job.id,
+        signal: abort.signal,
+        progress: (value) => this.#progress(job, value),
+      };
       try {
         this.#settle(job, true, await runInline(job, this.#inlineModule));
       } catch (error) {
         this.#settle(job, false, error);
       } finally {
+        CurrentTask.context = undefined;
+        this.#inlineAbort = undefined;
         this.#inlineJob = undefined;
       }
     }
     if (this.#size > 0) this.#dispatch(); // resized while the last inline job ran
     this.#checkClosed();
+  }
+
+  /** Hands a task's progress value to its caller's `onProgress`. */
+  #progress(job: Job<WorkerHandle>, value: unknown): void {
+    if (job.state === "settled" || job.onProgress === undefined) return;
+    try {
+      job.onProgress(value);
+    } catch (error) {
+      console.error("theta: a task's onProgress callback threw:", error);
+    }
   }
 
   /**
@@ -860,8 +900,10 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     const error = new PoolClosed("Cannot complete the task as the pool was terminated");
     for (const job of this.#queue.drain()) this.#settle(job, false, error);
     if (this.#inlineJob !== undefined) this.#settle(this.#inlineJob, false, error);
+    this.#inlineAbort?.abort(error);
     for (const worker of [...this.#workers]) {
       const jobs = [...worker.jobs];
+      if (jobs[0] !== undefined) worker.cancel(jobs[0].id, CANCEL_TERMINATE);
       this.#retire(worker); // wakes the waits its jobs block in
       for (const job of jobs) {
         this.#detach(job);

@@ -84,6 +84,8 @@ export const REPLY_BY_MESSAGE = 5;
 export const REPLY_CRASHED = 6;
 /** An error raised outside any running task (a finished task's timer or rejection). */
 export const REPLY_STRAY = 7;
+/** The running task called `taskContext().progress(value)`: `value`, in order. */
+export const REPLY_PROGRESS = 8;
 
 /** A worker's answer. */
 export interface Reply {
@@ -140,7 +142,27 @@ export const RECORD_SLACK_BYTES = 64 * 1024;
 export const PREFETCH = 4;
 /** After the tickets: the worker's kill word (see Termination in _futex.ts): 0, then 1 once. */
 export const STATE_KILL = PREFETCH;
-export const STATE_BYTES = (PREFETCH + 1) * 4;
+/**
+ * The cancel words, written by the main thread only, before it ends the worker of a running task
+ * that timed out or was aborted: STATE_CANCEL_KIND (CANCEL_*), then STATE_CANCEL (the task's id,
+ * 0 before). The task's `taskContext().signal` reads them, so a cooperative task, even one busy
+ * in a loop that never yields, sees `signal.aborted` and stops.
+ */
+export const STATE_CANCEL = PREFETCH + 1;
+export const STATE_CANCEL_KIND = PREFETCH + 2;
+export const STATE_BYTES = (PREFETCH + 3) * 4;
+export const CANCEL_TIMEOUT = 1;
+export const CANCEL_ABORT = 2;
+export const CANCEL_TERMINATE = 3;
+
+/** The reason a task's signal aborts with, for a CANCEL_* kind. */
+export function cancelReason(kind: number): DOMException {
+  return kind === CANCEL_TIMEOUT
+    ? new DOMException("The task timed out", "TimeoutError")
+    : kind === CANCEL_TERMINATE
+    ? new DOMException("The pool was terminated", "AbortError")
+    : new DOMException("The task was aborted", "AbortError");
+}
 
 /**
  * The pool's doorbell: BELL_SEQ is bumped by a worker after a reply when BELL_WAITING is 1 (the

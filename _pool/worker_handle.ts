@@ -22,6 +22,8 @@ import {
   requestRecord,
   type ResultMessage,
   STATE_BYTES,
+  STATE_CANCEL,
+  STATE_CANCEL_KIND,
   STATE_KILL,
 } from "./protocol.ts";
 
@@ -105,6 +107,16 @@ export class WorkerHandle {
       const { id, result } = event.data as ResultMessage;
       this.mailbox.deliver(id, result);
     };
+  }
+
+  /**
+   * Tells the running task `id` it is cancelled (its `taskContext().signal` aborts), before the
+   * worker is retired: a cooperative task stops even if it never yields.
+   */
+  cancel(id: number, kind: number): void {
+    Atomics.store(this.state, STATE_CANCEL_KIND, kind);
+    Atomics.store(this.state, STATE_CANCEL, id);
+    Atomics.notify(this.state, STATE_CANCEL);
   }
 
   /** Jobs sent and not yet finished. */
@@ -240,8 +252,15 @@ export class WorkerHandle {
     this.idleTimer = undefined;
     Atomics.store(this.state, STATE_KILL, 1);
     this.requests.stop();
-    this.worker.terminate();
     const args = this.jobs.map((job) => job.args);
+    if (args.length === 0) {
+      this.worker.terminate();
+    } else {
+      // A running task gets a short grace to see its cancelled signal and clean up; then the
+      // worker is terminated (which stops a task awaiting or calling functions, not every loop).
+      const worker = this.worker;
+      unrefTimer(setTimeout(() => worker.terminate(), TERMINATE_GRACE_MS));
+    }
     wakeWaiters(args);
     // A raw Atomics.wait entered just after that notify would sleep on: wake again a few times.
     // The timers are unref'd, so they never keep the process alive themselves.
@@ -249,14 +268,21 @@ export class WorkerHandle {
   }
 }
 
+/** How long a retired worker's running task may run on after its signal aborted, in ms. */
+export const TERMINATE_GRACE_MS = 100;
+
+/** Keeps `timer` from holding the process alive. */
+function unrefTimer(timer: unknown): void {
+  (globalThis as { Deno?: { unrefTimer?: (id: number) => void } }).Deno?.unrefTimer?.(
+    timer as number,
+  );
+}
+
 /** Wakes the waits `args` may hold again after `ms`, then at growing intervals up to 2 s. */
 function rewake(args: unknown[], ms: number): void {
   if (ms > 2000) return;
-  const timer = setTimeout(() => {
+  unrefTimer(setTimeout(() => {
     wakeWaiters(args);
     rewake(args, ms * 5);
-  }, ms);
-  (globalThis as { Deno?: { unrefTimer?: (id: number) => void } }).Deno?.unrefTimer?.(
-    timer as unknown as number,
-  );
+  }, ms));
 }

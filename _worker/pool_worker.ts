@@ -14,11 +14,14 @@
 // exported, and import only bundled modules.
 
 import { Encoded, encodeOutcome, UncloneableError } from "../_codec.ts";
-import { Termination } from "../_futex.ts";
+import { nap, Termination } from "../_futex.ts";
 import { CallQueueCore } from "../_callqueue_slots.ts";
 import { ENDED, PUT_DONE, PUT_TOO_LARGE, Ring } from "../_ring.ts";
 import { toWire } from "../_shareable.ts";
+import { CurrentTask, SharedSignal, taskContext } from "../_pool/task_context.ts";
 import {
+  CANCEL_TERMINATE,
+  cancelReason,
   MODE_EACH,
   payloadTooLarge,
   type PoolWorkerInit,
@@ -29,11 +32,14 @@ import {
   REPLY_ERROR,
   REPLY_EXITED,
   REPLY_OK,
+  REPLY_PROGRESS,
   REPLY_START_FAILED,
   REPLY_STRAY,
   replyRecord,
   REQUEST_BY_MESSAGE,
   ringBell,
+  STATE_CANCEL,
+  STATE_CANCEL_KIND,
   STATE_KILL,
   WORKER_SPIN_MS,
 } from "../_pool/protocol.ts";
@@ -182,11 +188,49 @@ export class PoolWorker {
     });
   }
 
+  /** The abort reason of task `id` once the pool cancelled it (or ends this worker). */
+  cancelled(id: number): unknown {
+    if (Atomics.load(this.state, STATE_CANCEL) === id) {
+      return cancelReason(Atomics.load(this.state, STATE_CANCEL_KIND));
+    }
+    if (Atomics.load(this.state, STATE_KILL) !== 0) return cancelReason(CANCEL_TERMINATE);
+    return undefined;
+  }
+
+  /** Makes task `id` the running task of `taskContext()`. */
+  enter(id: number): SharedSignal {
+    const shared = new SharedSignal(() => this.cancelled(id));
+    CurrentTask.context = {
+      id,
+      signal: shared.signal,
+      progress: (value: unknown): void => {
+        if (CurrentTask.context?.id !== id) {
+          throw new TypeError("Cannot report progress as the task has finished");
+        }
+        if (this.reply(REPLY_PROGRESS, id, value) === PUT_TOO_LARGE) {
+          throw payloadTooLarge("the progress value");
+        }
+      },
+    };
+    this.watchCancel(id, shared);
+    return shared;
+  }
+
+  /** Fires the signal's abort event on this event loop's next turns once the task is cancelled. */
+  async watchCancel(id: number, shared: SharedSignal): Promise<void> {
+    while (CurrentTask.context?.id === id && !shared.controller.signal.aborted) {
+      await nap(this.state, STATE_CANCEL, Atomics.load(this.state, STATE_CANCEL), 50);
+    }
+  }
+
   async start(module: string | undefined): Promise<void> {
     const quit = installExitHooks(this.scope, () => {
       this.reply(REPLY_EXITED, this.running(), undefined);
     });
     this.watchStrays();
+    CurrentTask.install();
+    // Function tasks run from source and cannot import: they reach the context here.
+    (globalThis as { theta?: unknown }).theta = { taskContext };
     if (module !== undefined) {
       try {
         this.module = await import(module);
@@ -218,6 +262,7 @@ export class PoolWorker {
         continue;
       }
       TaskTimers.running = id;
+      this.enter(id);
       let ok = true;
       let value: unknown;
       try {
@@ -233,6 +278,7 @@ export class PoolWorker {
         value = error;
       }
       TaskTimers.running = 0;
+      CurrentTask.context = undefined;
       // A finished task can no longer collect the calls it made: their slots go back.
       CallQueueCore.releaseAll();
       Atomics.store(this.state, ticket, 0);

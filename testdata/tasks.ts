@@ -23,3 +23,12 @@ export const notAFunction = 42;
 export function double(x: number): number {
   return x * 2;
 }
+
+import { taskContext } from "../pool.ts";
+
+/** Reports progress every `step` and returns the task's id. */
+export function countWithProgress(n: number, step: number): number {
+  const { id, progress } = taskContext();
+  for (let i = step; i <= n; i += step) progress(i);
+  return id;
+}
