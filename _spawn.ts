@@ -32,9 +32,21 @@ import { ArgsRoute } from "./_callqueue_slots.ts";
 
 let workerUrl: string | undefined;
 
-/** True if this runtime can start Workers. */
+/**
+ * Whether theta's workers can run here: `"ok"` in Deno with Worker; `"no-worker"` where Worker is
+ * missing (Deno Deploy, eval-free isolates: tasks run inline); `"not-deno"` on Bun, Node and
+ * browsers, whose Workers do not block in Atomics.wait and load blob modules the way theta's
+ * runtime needs (a pool there would spin instead of failing).
+ */
+export function workerSupport(): "ok" | "no-worker" | "not-deno" {
+  const scope = globalThis as { Worker?: unknown; Deno?: { version?: { deno?: string } } };
+  if (typeof scope.Worker !== "function") return "no-worker";
+  return typeof scope.Deno?.version?.deno === "string" ? "ok" : "not-deno";
+}
+
+/** True if this runtime can start theta's workers. */
 export function canSpawnWorkers(): boolean {
-  return typeof (globalThis as { Worker?: unknown }).Worker === "function";
+  return workerSupport() === "ok";
 }
 
 /** The cores to plan for: `navigator.hardwareConcurrency`, or 1 where it is missing. */
@@ -128,7 +140,13 @@ export function workerSource(): string {
  * @throws {TypeError} If this runtime has no Worker.
  */
 export function requireWorkers(what: string): void {
-  if (!canSpawnWorkers()) {
+  const support = workerSupport();
+  if (support === "not-deno") {
+    throw new TypeError(
+      `Cannot start ${what} as theta's workers run on Deno only (2.x): this runtime is not Deno (Bun and Node are not supported; new Pool() without size runs tasks inline)`,
+    );
+  }
+  if (support === "no-worker") {
     throw new TypeError(
       `Cannot start ${what} as this runtime has no Worker (on Deno Deploy, run tasks inline with new Pool() or as background jobs with KvPool)`,
     );

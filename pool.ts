@@ -24,3 +24,4 @@ export {
 } from "./_pool/pool.ts";
 export { parallelise, type ParalleliseOptions } from "./_pool/parallelise.ts";
 export { type TaskContext, taskContext } from "./_pool/task_context.ts";
+export type { TimeSummary } from "./_pool/stats.ts";

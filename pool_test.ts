@@ -888,3 +888,79 @@ Deno.test("taskContext: id, progress and a signal that cooperative tasks see", a
     assert.throws(() => taskContext(), TypeError);
   });
 });
+
+Deno.test("on a runtime that is not Deno, pools and threads fail fast, saying so", async () => {
+  const { code, stdout, stderr } = await runScript("not_deno.ts", []);
+  assert.equal(code, 0, stderr);
+  const lines = stdout.trim().split("\n");
+  assert.match(
+    lines[0]!,
+    /^TypeError: Cannot start a pool of 2 workers as theta's workers run on Deno only/,
+  );
+  assert.match(lines[1]!, /^TypeError: Cannot start the thread .* Deno only/);
+  assert.match(lines[2]!, /^warning: theta: this runtime is not Deno/);
+  assert.equal(lines[3], "inline size 0: 2");
+});
+
+Deno.test("Pool usability: stats, warm workers, recycling, setup, scope errors", async (t) => {
+  await t.step("stats: run and wait time summaries, utilization", async () => {
+    await using pool = new Pool({ size: 1 });
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    await Promise.all([20, 20].map((ms) => pool.run(sleep, [ms])));
+    const { runTime, waitTime, utilization } = pool.stats;
+    assert.ok(runTime.p50 >= 15 && runTime.max >= runTime.p50, JSON.stringify(runTime));
+    assert.ok(runTime.mean >= 15);
+    assert.ok(waitTime.max >= 15, JSON.stringify(waitTime)); // the second waited for the first
+    assert.ok(utilization > 0 && utilization <= 1, String(utilization));
+  });
+
+  await t.step("minSize starts warm workers; idleTimeout never shrinks below it", async () => {
+    await using pool = new Pool({ size: 3, minSize: 2, idleTimeout: 10 });
+    assert.equal(pool.stats.workers, 2);
+    await Promise.all([1, 2, 3].map((x) => pool.run((y: number) => y, [x])));
+    assert.equal(pool.stats.workers, 3);
+    while (pool.stats.workers > 2) await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    assert.equal(pool.stats.workers, 2);
+  });
+
+  await t.step("maxTasksPerWorker recycles workers", async () => {
+    await using pool = new Pool({ size: 1, maxTasksPerWorker: 2 });
+    const mark = () => {
+      // deno-lint-ignore no-explicit-any
+      const scope = globalThis as any;
+      scope.count = (scope.count ?? 0) + 1;
+      return scope.count;
+    };
+    const counts: number[] = [];
+    for (let i = 0; i < 5; i++) counts.push(await pool.run(mark));
+    assert.deepEqual(counts, [1, 2, 1, 2, 1]);
+  });
+
+  await t.step("a module's setup export runs once per worker, before its first task", async () => {
+    await using pool = new Pool<Tasks>({ size: 1, module: TASKS });
+    assert.deepEqual(await Promise.all([pool.run("setupCount"), pool.run("setupCount")]), [1, 1]);
+  });
+
+  await t.step(
+    "a function task using its enclosing scope gets an explanatory ReferenceError",
+    async () => {
+      await using pool = new Pool({ size: 1 });
+      const toHex = (n: number): string => n.toString(16);
+      const error = await pool.run((n: number) => toHex(n), [255]).catch((e) => e);
+      assert.ok(error instanceof ReferenceError);
+      assert.match(
+        error.message,
+        /toHex is not defined in the worker: a function task runs from its source text/,
+      );
+      assert.match((error.cause as Error).message, /toHex is not defined/);
+    },
+  );
+
+  await t.step("bad options", () => {
+    assert.throws(() => new Pool({ size: 2, minSize: 3 }), RangeError);
+    assert.throws(() => new Pool({ size: 2, minSize: -1 }), RangeError);
+    assert.throws(() => new Pool({ size: 2, maxTasksPerWorker: 0 }), RangeError);
+    assert.throws(() => new Pool({ size: 2, maxTasksPerWorker: 1.5 }), RangeError);
+  });
+});

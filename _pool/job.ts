@@ -44,6 +44,8 @@ export interface Job<W = unknown> {
   worker: W | undefined;
   /** Its ticket index in that worker's control block, while SENT or RUNNING. */
   ticket: number;
+  /** When `run` accepted it (performance.now()), for wait times. */
+  readonly submittedAt: number;
   /** Removes its timer and abort listener. */
   cleanup: (() => void) | undefined;
 }

@@ -7,7 +7,13 @@
 import { checkTimeout } from "../_futex.ts";
 import { PoolClosed, QueueFull, WorkerCrashed } from "../_errors.ts";
 import { fromWire } from "../_shareable.ts";
-import { canSpawnWorkers, cores, functionSource } from "../_spawn.ts";
+import {
+  canSpawnWorkers,
+  cores,
+  functionSource,
+  requireWorkers,
+  workerSupport,
+} from "../_spawn.ts";
 import { Deque } from "./deque.ts";
 import { InlineModule, runInline } from "./inline.ts";
 import type { Job, JobState } from "./job.ts";
@@ -30,6 +36,7 @@ import {
   REPLY_STRAY,
 } from "./protocol.ts";
 import { ReplyPump } from "./pump.ts";
+import { PoolTimings, type TimeSummary } from "./stats.ts";
 import type { Executor, Task, TaskArgs, TaskItem, TaskName, TaskResult } from "./task.ts";
 import { encodeArgs, type SendStatus, type WorkerEvents, WorkerHandle } from "./worker_handle.ts";
 
@@ -65,11 +72,26 @@ export interface PoolOptions {
    */
   timeout?: number;
   /**
-   * Ms a worker may stay idle before it is ended (it is started again when needed).
+   * Ms a worker may stay idle before it is ended (it is started again when needed); never below
+   * `minSize` workers.
    *
    * @default {undefined} (workers stay until `close`)
    */
   idleTimeout?: number;
+  /**
+   * Workers started with the pool and kept warm (never ended by `idleTimeout`, replaced when one
+   * is recycled or dies), so the first burst does not wait for workers to start. At most `size`.
+   *
+   * @default {0} (workers start on demand)
+   */
+  minSize?: number;
+  /**
+   * Tasks a worker runs before it is replaced by a fresh one: the remedy for task code that
+   * leaks memory or state.
+   *
+   * @default {Infinity}
+   */
+  maxTasksPerWorker?: number;
   /**
    * The pool's name, given to its workers.
    *
@@ -171,6 +193,12 @@ export interface PoolStats {
   completed: number;
   /** Tasks that rejected (thrown, crashed, cancelled). */
   failed: number;
+  /** How long tasks ran, in ms (in their worker, or inline). */
+  runTime: TimeSummary;
+  /** How long tasks waited from `run` to their start, in ms. */
+  waitTime: TimeSummary;
+  /** The busy fraction of worker time since the pool was created, from 0 to 1. */
+  utilization: number;
 }
 
 /**
@@ -211,6 +239,8 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   readonly #maxQueue: number;
   readonly #timeout: number | undefined;
   readonly #idleTimeout: number | undefined;
+  readonly #minSize: number;
+  readonly #maxTasksPerWorker: number;
   readonly #name: string;
   readonly #onError: (error: unknown) => void;
   readonly #queue: Deque<Job<WorkerHandle>> = new Deque();
@@ -226,6 +256,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   #inflight = 0;
   #inlineJob: Job<WorkerHandle> | undefined;
   #inlineAbort: AbortController | undefined;
+  readonly #timings: PoolTimings = new PoolTimings();
   #spawned = 0;
   #closing = false;
   #terminated = false;
@@ -242,14 +273,14 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   constructor(options: PoolOptions = {}) {
     const size = options.size ?? (canSpawnWorkers() ? cores() : 0);
     checkSize(size, "create the pool");
-    if (size > 0 && !canSpawnWorkers()) {
-      throw new TypeError(
-        `Cannot create a pool of ${size} workers as this runtime has no Worker: omit size to run tasks inline, or use KvPool for background jobs`,
-      );
-    }
+    if (size > 0) requireWorkers(`a pool of ${size} workers`);
     if (options.size === undefined && !canSpawnWorkers() && !warnedInline) {
       warnedInline = true;
-      console.warn("theta: no Worker in this runtime; Pool tasks run inline on this thread");
+      console.warn(
+        workerSupport() === "not-deno"
+          ? "theta: this runtime is not Deno; Pool tasks run inline on this thread"
+          : "theta: no Worker in this runtime; Pool tasks run inline on this thread",
+      );
     }
     const maxQueue = options.maxQueue ?? Infinity;
     if (!(maxQueue === Infinity || (Number.isInteger(maxQueue) && maxQueue >= 0))) {
@@ -270,6 +301,20 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     this.#maxQueue = maxQueue;
     this.#timeout = options.timeout;
     this.#idleTimeout = options.idleTimeout;
+    const minSize = options.minSize ?? 0;
+    if (!(Number.isInteger(minSize) && minSize >= 0 && minSize <= size)) {
+      throw new RangeError(
+        `Cannot create the pool as minSize must be an integer from 0 to size (${size}): current value is ${minSize}`,
+      );
+    }
+    this.#minSize = minSize;
+    const maxTasks = options.maxTasksPerWorker ?? Infinity;
+    if (!(maxTasks === Infinity || (Number.isInteger(maxTasks) && maxTasks >= 1))) {
+      throw new RangeError(
+        `Cannot create the pool as maxTasksPerWorker must be a positive integer: current value is ${maxTasks}`,
+      );
+    }
+    this.#maxTasksPerWorker = maxTasks;
     this.#name = options.name ?? "theta-pool";
     this.#onError = options.onError ??
       ((error) => console.error("theta: a pool worker raised an error outside any task:", error));
@@ -286,6 +331,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
           new WorkerCrashed(`Cannot complete the task as its worker died: ${message}`),
         ),
     };
+    this.#keepMinimum();
   }
 
   /** Workers the pool runs tasks on; 0 when tasks run inline. */
@@ -297,12 +343,18 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   get stats(): PoolStats {
     let running = this.#inlineJob === undefined ? 0 : 1;
     for (const worker of this.#workers) if (worker.load > 0) running++;
+    const now = performance.now();
+    let life = 0;
+    for (const worker of this.#workers) life += now - worker.spawnedAt;
     return {
       workers: this.#workers.length,
       running,
       queued: this.#waiting(),
       completed: this.#completed,
       failed: this.#failed,
+      runTime: this.#timings.runTime.summary(),
+      waitTime: this.#timings.waitTime.summary(),
+      utilization: this.#timings.utilization(life),
     };
   }
 
@@ -425,6 +477,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
       worker: undefined,
       ticket: -1,
       cleanup: undefined,
+      submittedAt: performance.now(),
     };
     // Refuse at the call what cannot reach a worker (inline runs take anything).
     if (this.#size > 0) encodeArgs(job);
@@ -490,9 +543,17 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     }
   }
 
+  /** Starts workers up to `minSize` (and `size`): warm ones, before tasks need them. */
+  #keepMinimum(): void {
+    if (this.#closing) return;
+    const minimum = Math.min(this.#minSize, this.#size);
+    while (this.#workers.length < minimum) this.#spawn();
+  }
+
   /** Sends queued jobs to workers, spawning workers up to `size`. */
   #dispatch(): void {
     if (this.#terminated) return;
+    this.#keepMinimum();
     if (this.#size === 0) {
       this.#runInline();
     } else {
@@ -533,6 +594,8 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   #pickWorker(): WorkerHandle | undefined {
     let best: WorkerHandle | undefined;
     for (const worker of this.#workers) {
+      // A worker due for recycling takes no more than its remaining tasks.
+      if (worker.finished + worker.load >= this.#maxTasksPerWorker) continue;
       if (worker.load === 0) return worker;
       if (worker.hasTicket && (best === undefined || worker.load < best.load)) best = worker;
     }
@@ -572,7 +635,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
       case REPLY_OK:
       case REPLY_ERROR: {
         const job = worker.jobOf(id);
-        if (job !== undefined) this.#finish(worker, job, kind === REPLY_OK, value);
+        if (job !== undefined) this.#finish(worker, job, kind === REPLY_OK, value, reply.runMs);
         return;
       }
       case REPLY_BY_MESSAGE: {
@@ -580,7 +643,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
         if (job === undefined) return;
         worker.mailbox.receive(id).then((result) => {
           if (!worker.dead && worker.jobOf(id) === job) {
-            this.#finish(worker, job, true, fromWire(result));
+            this.#finish(worker, job, true, fromWire(result), reply.runMs);
           }
         });
         return;
@@ -627,18 +690,25 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   }
 
   /** A worker's job is done: settle it, then feed, balance or retire the worker. */
-  #finish(worker: WorkerHandle, job: Job<WorkerHandle>, ok: boolean, value: unknown): void {
+  #finish(
+    worker: WorkerHandle,
+    job: Job<WorkerHandle>,
+    ok: boolean,
+    value: unknown,
+    runMs: number,
+  ): void {
+    this.#timings.record(performance.now() - job.submittedAt - runMs, runMs);
     this.#detach(job);
     worker.finished++;
     this.#settle(job, ok, value);
     if (worker.load === 0) {
-      if (this.#workers.length > this.#size) {
-        this.#retire(worker);
+      if (this.#workers.length > this.#size || worker.finished >= this.#maxTasksPerWorker) {
+        this.#retire(worker); // shrinking, or recycled (a fresh one starts as needed)
       } else if (this.#queue.length === 0) {
         this.#stealFor(worker);
         if (worker.load === 0 && this.#idleTimeout !== undefined) {
           worker.idleTimer = setTimeout(() => {
-            if (worker.load === 0) this.#retire(worker);
+            if (worker.load === 0 && this.#workers.length > this.#minSize) this.#retire(worker);
           }, this.#idleTimeout);
         }
       }
@@ -662,6 +732,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
 
   /** Ends a worker and forgets it; jobs still attached are woken (see WorkerHandle.retire). */
   #retire(worker: WorkerHandle): void {
+    if (!worker.dead) this.#timings.retired(performance.now() - worker.spawnedAt);
     worker.retire();
     const index = this.#workers.indexOf(worker);
     if (index >= 0) this.#workers.splice(index, 1);
@@ -744,10 +815,19 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
         signal: abort.signal,
         progress: (value) => this.#progress(job, value),
       };
+      const started = performance.now();
+      let ok = true;
+      let value: unknown;
       try {
-        this.#settle(job, true, await runInline(job, this.#inlineModule));
+        value = await runInline(job, this.#inlineModule);
       } catch (error) {
-        this.#settle(job, false, error);
+        ok = false;
+        value = error;
+      }
+      const runMs = performance.now() - started;
+      this.#timings.record(started - job.submittedAt, runMs);
+      try {
+        this.#settle(job, ok, value);
       } finally {
         CurrentTask.context = undefined;
         this.#inlineAbort = undefined;
@@ -778,11 +858,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
    */
   resize(size: number): void {
     checkSize(size, "resize the pool");
-    if (size > 0 && !canSpawnWorkers()) {
-      throw new TypeError(
-        `Cannot resize the pool to ${size} workers as this runtime has no Worker`,
-      );
-    }
+    if (size > 0) requireWorkers(`a pool of ${size} workers`);
     this.#size = size;
     for (const worker of [...this.#workers]) {
       if (this.#workers.length <= size) break;

@@ -93,17 +93,19 @@ export interface Reply {
   /** The task's id; 0 where the reply concerns no task. */
   id: number;
   value: unknown;
+  /** For REPLY_OK and REPLY_ERROR: how long the task ran in its worker, in ms. */
+  runMs: number;
 }
 
 /** The ring record of a reply. */
-export function replyRecord(kind: number, id: number, value: unknown): unknown[] {
-  return [kind, id, value];
+export function replyRecord(kind: number, id: number, value: unknown, runMs = 0): unknown[] {
+  return [kind, id, value, runMs];
 }
 
 /** The reply a ring record holds. */
 export function readReply(record: unknown): Reply {
-  const [kind, id, value] = record as [number, number, unknown];
-  return { kind, id, value };
+  const [kind, id, value, runMs] = record as [number, number, unknown, number];
+  return { kind, id, value, runMs };
 }
 
 /** The arguments of a REQUEST_BY_MESSAGE task, by postMessage (after `toWire`). */

@@ -38,8 +38,8 @@ Deno.test("a request survives the codec as the same record", () => {
 });
 
 Deno.test("a reply survives the codec as the same record", () => {
-  const reply = readReply(decode(encode(replyRecord(REPLY_OK, 9, new Map([[1, "a"]])))));
-  assert.deepEqual(reply, { kind: REPLY_OK, id: 9, value: new Map([[1, "a"]]) });
+  const reply = readReply(decode(encode(replyRecord(REPLY_OK, 9, new Map([[1, "a"]]), 1.5))));
+  assert.deepEqual(reply, { kind: REPLY_OK, id: 9, value: new Map([[1, "a"]]), runMs: 1.5 });
 });
 
 Deno.test("ringBell bumps the sequence only while the pump sleeps", () => {

@@ -79,6 +79,8 @@ export class WorkerHandle {
   readonly jobs: Job<WorkerHandle>[] = [];
   idleTimer: ReturnType<typeof setTimeout> | undefined;
   dead = false;
+  /** When it was spawned (performance.now()), for utilization. */
+  readonly spawnedAt: number = performance.now();
   /** Tasks this worker has finished, for `maxTasksPerWorker`-style policies and stats. */
   finished = 0;
 

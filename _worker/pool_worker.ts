@@ -114,8 +114,9 @@ export class PoolWorker {
    *
    * @returns The put status (PUT_TOO_LARGE for a value over the ring's limit).
    */
-  reply(kind: number, id: number, value: unknown): number {
-    const status = this.replies.put(replyRecord(kind, id, value), undefined, "the task's result");
+  reply(kind: number, id: number, value: unknown, runMs = 0): number {
+    const record = replyRecord(kind, id, value, runMs);
+    const status = this.replies.put(record, undefined, "the task's result");
     if (status === PUT_DONE) ringBell(this.bell);
     return status;
   }
@@ -127,27 +128,31 @@ export class PoolWorker {
   }
 
   /** Sends a task's outcome, by the ring when it can travel there, else by postMessage. */
-  settle(id: number, ok: boolean, value: unknown): void {
+  settle(id: number, ok: boolean, value: unknown, runMs: number): void {
     let status: number;
     try {
-      status = this.reply(ok ? REPLY_OK : REPLY_ERROR, id, value); // the common case, in place
+      // The common case, encoded in place.
+      status = this.reply(ok ? REPLY_OK : REPLY_ERROR, id, value, runMs);
     } catch (error) {
       if (!(error instanceof UncloneableError)) throw error;
-      status = this.settleOtherwise(id, ok, value);
+      status = this.settleOtherwise(id, ok, value, runMs);
     }
     if (status === PUT_TOO_LARGE) {
-      this.replyError(REPLY_ERROR, id, payloadTooLarge(`the task's ${ok ? "result" : "error"}`));
+      const error = payloadTooLarge(`the task's ${ok ? "result" : "error"}`);
+      const outcome = encodeOutcome(false, error, "the error");
+      this.reply(REPLY_ERROR, id, new Encoded(outcome.bytes.slice()), runMs);
     }
   }
 
   /** A value the codec refused: shareables go by postMessage, the rest become errors. */
-  settleOtherwise(id: number, ok: boolean, value: unknown): number {
+  settleOtherwise(id: number, ok: boolean, value: unknown, runMs: number): number {
     const outcome = encodeOutcome(ok, value, "the task's result");
     if (outcome.needsMessage) {
       this.scope.postMessage({ id, result: toWire(value, "the task's result") });
-      return this.reply(REPLY_BY_MESSAGE, id, undefined);
+      return this.reply(REPLY_BY_MESSAGE, id, undefined, runMs);
     }
-    return this.reply(outcome.ok ? REPLY_OK : REPLY_ERROR, id, new Encoded(outcome.bytes.slice()));
+    const kind = outcome.ok ? REPLY_OK : REPLY_ERROR;
+    return this.reply(kind, id, new Encoded(outcome.bytes.slice()), runMs);
   }
 
   resolve(ref: number | string, source: string | undefined): (...args: unknown[]) => unknown {
@@ -234,6 +239,9 @@ export class PoolWorker {
     if (module !== undefined) {
       try {
         this.module = await import(module);
+        // A `setup` export prepares per-worker state once, before the first task.
+        const setup = this.module?.setup;
+        if (typeof setup === "function") await setup();
       } catch (error) {
         this.replyError(REPLY_START_FAILED, 0, error);
         quit();
@@ -263,6 +271,7 @@ export class PoolWorker {
       }
       TaskTimers.running = id;
       this.enter(id);
+      const started = performance.now();
       let ok = true;
       let value: unknown;
       try {
@@ -275,14 +284,32 @@ export class PoolWorker {
           : await invoke(fn, input);
       } catch (error) {
         ok = false;
-        value = error;
+        value = typeof ref === "number" ? explainScopeError(error) : error;
       }
       TaskTimers.running = 0;
       CurrentTask.context = undefined;
       // A finished task can no longer collect the calls it made: their slots go back.
       CallQueueCore.releaseAll();
       Atomics.store(this.state, ticket, 0);
-      this.settle(id, ok, value);
+      this.settle(id, ok, value, performance.now() - started);
     }
   }
+}
+
+/**
+ * A function task that uses a name from its enclosing scope fails with a bare "x is not defined"
+ * and a blob: stack: say why, keeping the original as the cause.
+ */
+export function explainScopeError(error: unknown): unknown {
+  if (!(error instanceof ReferenceError)) return error;
+  const name = /^(\S+) is not defined$/.exec(error.message)?.[1];
+  if (name === undefined || name in globalThis) return error;
+  const explained = new ReferenceError(
+    `${name} is not defined in the worker: a function task runs from its source text, without the scope it was written in. Define ${name} inside the function, pass it as an argument, or use a module task ({ module } and pool.run("exportName", args))`,
+    { cause: error },
+  );
+  explained.stack = `${explained.name}: ${explained.message}\n${
+    error.stack?.split("\n").slice(1).join("\n") ?? ""
+  }`;
+  return explained;
 }

@@ -32,3 +32,15 @@ export function countWithProgress(n: number, step: number): number {
   for (let i = step; i <= n; i += step) progress(i);
   return id;
 }
+
+let setups = 0;
+
+/** Per-worker setup, run once before the worker's first task. */
+export function setup(): void {
+  setups++;
+}
+
+/** How many times this worker ran setup. */
+export function setupCount(): number {
+  return setups;
+}
