@@ -840,7 +840,11 @@ Deno.test("taskContext: id, progress and a signal that cooperative tasks see", a
           // deno-lint-ignore no-explicit-any
           const { signal } = (globalThis as any).theta.taskContext();
           while (!signal.aborted) { /* CPU-bound, never yields */ }
-          Atomics.store(f, 0, signal.reason.name === "TimeoutError" ? 1 : 2);
+          Atomics.store(
+            f,
+            0,
+            signal.reason.name === "TimeoutError" ? 1 : signal.reason.name === "AbortError" ? 3 : 2,
+          );
           Atomics.notify(f, 0);
         },
         [flag],

@@ -195,11 +195,14 @@ export class PoolWorker {
 
   /** The abort reason of task `id` once the pool cancelled it (or ends this worker). */
   cancelled(id: number): unknown {
+    // The kill word first: the pool writes KIND, then CANCEL, then KILL, so once KILL is seen a
+    // CANCEL naming this task is visible too (read the other way round, a cancel landing
+    // between the two loads would pass for a plain termination).
+    const killed = Atomics.load(this.state, STATE_KILL) !== 0;
     if (Atomics.load(this.state, STATE_CANCEL) === id) {
       return cancelReason(Atomics.load(this.state, STATE_CANCEL_KIND));
     }
-    if (Atomics.load(this.state, STATE_KILL) !== 0) return cancelReason(CANCEL_TERMINATE);
-    return undefined;
+    return killed ? cancelReason(CANCEL_TERMINATE) : undefined;
   }
 
   /** Makes task `id` the running task of `taskContext()`. */
