@@ -921,8 +921,9 @@ Deno.test("Pool usability: stats, warm workers, recycling, setup, scope errors",
   await t.step("minSize starts warm workers; idleTimeout never shrinks below it", async () => {
     await using pool = new Pool({ size: 3, minSize: 2, idleTimeout: 10 });
     assert.equal(pool.stats.workers, 2);
-    await Promise.all([1, 2, 3].map((x) => pool.run((y: number) => y, [x])));
-    assert.equal(pool.stats.workers, 3);
+    const tasks = [1, 2, 3].map((x) => pool.run((y: number) => y, [x]));
+    assert.equal(pool.stats.workers, 3); // the third task started a third worker
+    await Promise.all(tasks);
     while (pool.stats.workers > 2) await new Promise((resolve) => setTimeout(resolve, 5));
     await new Promise((resolve) => setTimeout(resolve, 40));
     assert.equal(pool.stats.workers, 2);
