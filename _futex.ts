@@ -61,15 +61,35 @@ export function remaining(deadline: number): number {
 }
 
 /**
- * The kill word of the worker this code runs in, if it is a theta thread or pool worker.
+ * The kill and critical-section words of the worker this code runs in, if it is a theta worker.
  *
  * `Worker.terminate()` in Deno does not end a thread blocked in Atomics.wait, and a wait loop
  * woken spuriously just sleeps again, so such a worker would never end (nor let the process
- * exit). Its owner sets this word and wakes the worker's waits; every blocking wait checks the
+ * exit). Its owner sets the kill word and wakes the worker's waits; every blocking wait checks the
  * word and throws, unwinding to the runtime, which then closes the worker.
+ *
+ * `Worker.terminate()` may also stop a thread anywhere it calls a function, including inside a
+ * ring's locked section, which would leave the lock held for good. So theta's internal locks are
+ * taken with `criticalLock`, which counts the sections this thread is in on its critical word,
+ * and the owner terminates a worker only once that count is 0 (`endWorker` in _spawn.ts). The
+ * protocol, Dekker-style with sequentially consistent atomics:
+ *
+ *   worker, entering: crit += 1, then load kill; if set: crit -= 1 and throw (holding nothing)
+ *   owner, ending:    store kill = 1, then load crit until 0, then terminate()
+ *
+ * Either the worker sees the kill and backs out, or the owner sees it inside and waits: a worker
+ * is never terminated while it holds an internal lock. A wait for a lock does not throw on kill
+ * (the holder leaves within microseconds); waits outside locks do.
  */
 export class Termination {
   static word: Int32Array | undefined;
+  static crit: Int32Array | undefined;
+
+  /** Installs this worker's kill word `words[kill]` and critical word `words[crit]`. */
+  static install(words: Int32Array, kill: number, crit: number): void {
+    Termination.word = new Int32Array(words.buffer, words.byteOffset + kill * 4, 1);
+    Termination.crit = new Int32Array(words.buffer, words.byteOffset + crit * 4, 1);
+  }
 
   /** Whether this worker is being terminated. */
   static requested(): boolean {
@@ -81,12 +101,38 @@ export class Termination {
   static check(): void {
     if (Termination.requested()) throw new Error("The worker was terminated while it waited");
   }
+
+  /**
+   * Enters an internal critical section (see the class comment).
+   *
+   * @throws {Error} If this worker is being terminated: then it holds nothing.
+   */
+  static enter(): void {
+    const crit = Termination.crit;
+    if (crit === undefined) return;
+    Atomics.add(crit, 0, 1);
+    if (Atomics.load(Termination.word!, 0) !== 0) {
+      Atomics.sub(crit, 0, 1);
+      throw new Error("The worker was terminated");
+    }
+  }
+
+  /** Leaves an internal critical section. */
+  static leave(): void {
+    const crit = Termination.crit;
+    if (crit !== undefined) Atomics.sub(crit, 0, 1);
+  }
 }
+
+/** Longest sleep of a blocking wait in a theta worker before it checks its kill word again. */
+export const KILL_CHECK_MS = 50;
 
 /**
  * Blocks while `i32[index] === expected`, for at most `timeout` ms. Every blocking wait in theta
- * goes through here.
+ * goes through here. In a theta worker it sleeps in slices of at most KILL_CHECK_MS, so a kill
+ * that lands between the check and the sleep (and whose wake-up came too early) is still seen.
  *
+ * @returns "timed-out" only once the whole `timeout` passed.
  * @throws {Error} If this worker is being terminated (see Termination).
  */
 export function waitSync(
@@ -95,10 +141,15 @@ export function waitSync(
   expected: number,
   timeout: number,
 ): WaitResult {
-  Termination.check();
-  const result = Atomics.wait(i32, index, expected, timeout);
-  Termination.check();
-  return result;
+  if (Termination.word === undefined) return Atomics.wait(i32, index, expected, timeout);
+  const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
+  for (;;) {
+    Termination.check();
+    const left = remaining(deadline);
+    const result = Atomics.wait(i32, index, expected, Math.min(left, KILL_CHECK_MS));
+    Termination.check();
+    if (result !== "timed-out" || left <= KILL_CHECK_MS) return result;
+  }
 }
 
 /**
@@ -201,6 +252,29 @@ export function unlock(i32: Int32Array, index: number): void {
     Atomics.store(i32, index, 0);
     Atomics.notify(i32, index, 1);
   }
+}
+
+/**
+ * Takes one of theta's internal locks (a ring's head or tail lock): a critical section of a few
+ * copies, counted for the kill protocol (see Termination). Its wait never throws on kill.
+ *
+ * @throws {Error} If this worker is being terminated, before taking anything.
+ */
+export function criticalLock(i32: Int32Array, index: number): void {
+  Termination.enter();
+  if (Atomics.compareExchange(i32, index, 0, 1) === 0) return;
+  for (let i = 0; i < SPIN_ROUNDS; i++) {
+    if (Atomics.load(i32, index) === 0 && Atomics.compareExchange(i32, index, 0, 1) === 0) {
+      return;
+    }
+  }
+  while (Atomics.exchange(i32, index, 2) !== 0) Atomics.wait(i32, index, 2);
+}
+
+/** Releases an internal lock taken with `criticalLock`, leaving the critical section. */
+export function criticalUnlock(i32: Int32Array, index: number): void {
+  unlock(i32, index);
+  Termination.leave();
 }
 
 /**

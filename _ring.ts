@@ -18,7 +18,15 @@
 // exported.
 
 import { Decoder, Encoder } from "./_codec.ts";
-import { deadlineOf, lock, notify, remaining, unlock, waitAsync, waitSync } from "./_futex.ts";
+import {
+  criticalLock,
+  criticalUnlock,
+  deadlineOf,
+  notify,
+  remaining,
+  waitAsync,
+  waitSync,
+} from "./_futex.ts";
 
 // Control words, one 64-byte cache line per role:
 //   line 0  settings and waiter counts (read-mostly)
@@ -236,16 +244,21 @@ export class Ring {
   /** A consistent snapshot of the counters. */
   get stats(): RingStats {
     const ctl = this.ctl;
-    lock(ctl, CTL_TAIL_LOCK);
-    lock(ctl, CTL_HEAD_LOCK);
+    criticalLock(ctl, CTL_TAIL_LOCK);
+    try {
+      criticalLock(ctl, CTL_HEAD_LOCK);
+    } catch (error) {
+      criticalUnlock(ctl, CTL_TAIL_LOCK);
+      throw error;
+    }
     const stats64 = this.stats64;
     const stats = {
       puts: stats64[STAT_PUTS]!,
       gets: stats64[STAT_GETS]!,
       evicted: stats64[STAT_EVICTED]!,
     };
-    unlock(ctl, CTL_HEAD_LOCK);
-    unlock(ctl, CTL_TAIL_LOCK);
+    criticalUnlock(ctl, CTL_HEAD_LOCK);
+    criticalUnlock(ctl, CTL_TAIL_LOCK);
     return stats;
   }
 
@@ -280,10 +293,14 @@ export class Ring {
    */
   tryPutBytes(bytes: Uint8Array, evict: boolean, length = bytes.length): number {
     const ctl = this.ctl;
-    lock(ctl, CTL_TAIL_LOCK);
-    this.#refreshViews();
-    const status = this.#putLocked(bytes, length, 4 + align4(length), evict);
-    unlock(ctl, CTL_TAIL_LOCK);
+    criticalLock(ctl, CTL_TAIL_LOCK);
+    let status: number;
+    try {
+      this.#refreshViews();
+      status = this.#putLocked(bytes, length, 4 + align4(length), evict);
+    } finally {
+      criticalUnlock(ctl, CTL_TAIL_LOCK); // growing storage may throw (out of memory)
+    }
     if (status === PUT_DONE && Atomics.load(ctl, CTL_READERS) > 0) {
       Atomics.add(ctl, CTL_READ_SEQ, 1);
       notify(ctl, CTL_READ_SEQ, 1);
@@ -448,14 +465,17 @@ export class Ring {
     const ctl = this.ctl;
     const lengths: number[] = [];
     let total = 0;
-    lock(ctl, CTL_HEAD_LOCK);
-    this.#refreshViews();
-    while (lengths.length < max && this.#available() > 0) {
-      const length = this.#takeHeadLocked(total);
-      lengths.push(length);
-      total += length;
+    criticalLock(ctl, CTL_HEAD_LOCK);
+    try {
+      this.#refreshViews();
+      while (lengths.length < max && this.#available() > 0) {
+        const length = this.#takeHeadLocked(total);
+        lengths.push(length);
+        total += length;
+      }
+    } finally {
+      criticalUnlock(ctl, CTL_HEAD_LOCK); // the scratch buffer's growth may throw
     }
-    unlock(ctl, CTL_HEAD_LOCK);
     if (lengths.length > 0) this.#wakeWriters();
     const values = new Array<unknown>(lengths.length);
     const out = this.#out;
@@ -477,17 +497,17 @@ export class Ring {
     // The newest record cannot be overwritten while producers are locked out; the oldest cannot
     // be taken or evicted while consumers are.
     const which = newest ? CTL_TAIL_LOCK : CTL_HEAD_LOCK;
-    lock(ctl, which);
-    this.#refreshViews();
-    if (this.#count() === 0) {
-      unlock(ctl, which);
-      return NOTHING;
+    criticalLock(ctl, which);
+    try {
+      this.#refreshViews();
+      if (this.#count() === 0) return NOTHING;
+      const at = newest ? ctl[CTL_LAST]! : ctl[CTL_HEAD]!;
+      const length = this.words[at >> 2]!;
+      this.#reserveOut(length);
+      this.#copyOut(at, length, 0);
+    } finally {
+      criticalUnlock(ctl, which);
     }
-    const at = newest ? ctl[CTL_LAST]! : ctl[CTL_HEAD]!;
-    const length = this.words[at >> 2]!;
-    this.#reserveOut(length);
-    this.#copyOut(at, length, 0);
-    unlock(ctl, which);
     return Decoder.get().decodeAt(this.#out, 0);
   }
 
@@ -495,14 +515,14 @@ export class Ring {
   #tryTake(): unknown {
     const ctl = this.ctl;
     if (this.#available() <= 0) return NOTHING;
-    lock(ctl, CTL_HEAD_LOCK);
-    if (this.#available() <= 0) {
-      unlock(ctl, CTL_HEAD_LOCK);
-      return NOTHING;
+    criticalLock(ctl, CTL_HEAD_LOCK);
+    try {
+      if (this.#available() <= 0) return NOTHING;
+      this.#refreshViews();
+      this.#takeHeadLocked(0);
+    } finally {
+      criticalUnlock(ctl, CTL_HEAD_LOCK);
     }
-    this.#refreshViews();
-    this.#takeHeadLocked(0);
-    unlock(ctl, CTL_HEAD_LOCK);
     this.#wakeWriters();
     return Decoder.get().decodeAt(this.#out, 0);
   }
@@ -653,7 +673,7 @@ export class Ring {
   #makeRoom(need: number, evict: boolean): boolean {
     const ctl = this.ctl;
     const maxItems = ctl[CTL_MAX_ITEMS]!;
-    lock(ctl, CTL_HEAD_LOCK);
+    criticalLock(ctl, CTL_HEAD_LOCK);
     try {
       for (;;) {
         const count = this.#count();
@@ -672,7 +692,7 @@ export class Ring {
         }
       }
     } finally {
-      unlock(ctl, CTL_HEAD_LOCK);
+      criticalUnlock(ctl, CTL_HEAD_LOCK);
     }
   }
 

@@ -174,3 +174,37 @@ export function spawnWorker(init: unknown, name: string, what: string): Worker {
   worker.postMessage({ ...(init as object), parent: ArgsRoute.threadId });
   return worker;
 }
+
+/** Longest wait for a killed worker to leave its critical sections before it is terminated. */
+export const CRITICAL_WAIT_MS = 1000;
+
+/**
+ * Ends a theta worker without ever cutting it inside one of theta's locked sections (see
+ * Termination in _futex.ts): sets its kill word now (its waits throw, it enters no new section),
+ * then, after `graceMs`, terminates it as soon as its critical count is 0.
+ *
+ * @param worker The worker.
+ * @param kill Its kill word (a one-element view).
+ * @param crit Its critical-section count (a one-element view).
+ * @param graceMs How long its code may run on first (a cancelled task cleaning up).
+ */
+export function endWorker(worker: Worker, kill: Int32Array, crit: Int32Array, graceMs = 0): void {
+  Atomics.store(kill, 0, 1);
+  const started = performance.now();
+  const attempt = (): void => {
+    if (Atomics.load(crit, 0) <= 0 || performance.now() - started > graceMs + CRITICAL_WAIT_MS) {
+      worker.terminate();
+    } else {
+      unrefTimer(setTimeout(attempt, 1));
+    }
+  };
+  if (graceMs > 0) unrefTimer(setTimeout(attempt, graceMs));
+  else attempt();
+}
+
+/** Keeps `timer` from holding the process alive (Deno.unrefTimer, where it exists). */
+export function unrefTimer(timer: unknown): void {
+  (globalThis as { Deno?: { unrefTimer?: (id: number) => void } }).Deno?.unrefTimer?.(
+    timer as number,
+  );
+}

@@ -331,3 +331,22 @@ Deno.test("EvictingQueue across workers", async (t) => {
     assert.ok(latency < 1000, `woke after ${latency} ms`);
   });
 });
+
+Deno.test("a writer killed under contention leaves queues and channels usable", async () => {
+  // 40 threads terminated and 20 pool tasks timed out while putting into a full, evicting queue
+  // (both of its locks) and a channel; then puts from main and from a new thread. A lock left
+  // held would hang the child, which is killed after 60 s.
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./testdata/kill_writers.ts", import.meta.url).pathname],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  const { code, stdout, stderr } = await child.output().finally(() => clearTimeout(timer));
+  const text = new TextDecoder().decode(stdout);
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  assert.match(
+    text,
+    /killed 40 writers\ntimed out 20 pool tasks\nmain put ok\nworker put ok true\nchannel write ok/,
+  );
+});

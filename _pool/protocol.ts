@@ -152,7 +152,9 @@ export const STATE_KILL = PREFETCH;
  */
 export const STATE_CANCEL = PREFETCH + 1;
 export const STATE_CANCEL_KIND = PREFETCH + 2;
-export const STATE_BYTES = (PREFETCH + 3) * 4;
+/** The worker's critical-section count (see Termination in _futex.ts). */
+export const STATE_CRIT = PREFETCH + 3;
+export const STATE_BYTES = (PREFETCH + 4) * 4;
 export const CANCEL_TIMEOUT = 1;
 export const CANCEL_ABORT = 2;
 export const CANCEL_TERMINATE = 3;

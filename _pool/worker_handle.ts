@@ -5,7 +5,7 @@
 import { encode, Encoded, UncloneableError } from "../_codec.ts";
 import { PUT_DONE, PUT_FULL, PUT_STOPPED, PUT_TOO_LARGE, Ring } from "../_ring.ts";
 import { toWire, wakeWaiters } from "../_shareable.ts";
-import { spawnWorker } from "../_spawn.ts";
+import { endWorker, spawnWorker, unrefTimer } from "../_spawn.ts";
 import type { Job } from "./job.ts";
 import { Mailbox } from "./mailbox.ts";
 import {
@@ -24,6 +24,7 @@ import {
   STATE_BYTES,
   STATE_CANCEL,
   STATE_CANCEL_KIND,
+  STATE_CRIT,
   STATE_KILL,
 } from "./protocol.ts";
 
@@ -252,17 +253,17 @@ export class WorkerHandle {
     this.dead = true;
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
-    Atomics.store(this.state, STATE_KILL, 1);
     this.requests.stop();
     const args = this.jobs.map((job) => job.args);
-    if (args.length === 0) {
-      this.worker.terminate();
-    } else {
-      // A running task gets a short grace to see its cancelled signal and clean up; then the
-      // worker is terminated (which stops a task awaiting or calling functions, not every loop).
-      const worker = this.worker;
-      unrefTimer(setTimeout(() => worker.terminate(), TERMINATE_GRACE_MS));
-    }
+    // A running task gets a short grace to see its cancelled signal and clean up; then the
+    // worker is terminated (which stops a task awaiting or calling functions, not every loop),
+    // never inside one of theta's locked sections.
+    endWorker(
+      this.worker,
+      this.state.subarray(STATE_KILL, STATE_KILL + 1),
+      this.state.subarray(STATE_CRIT, STATE_CRIT + 1),
+      args.length === 0 ? 0 : TERMINATE_GRACE_MS,
+    );
     wakeWaiters(args);
     // A raw Atomics.wait entered just after that notify would sleep on: wake again a few times.
     // The timers are unref'd, so they never keep the process alive themselves.
@@ -272,13 +273,6 @@ export class WorkerHandle {
 
 /** How long a retired worker's running task may run on after its signal aborted, in ms. */
 export const TERMINATE_GRACE_MS = 100;
-
-/** Keeps `timer` from holding the process alive. */
-function unrefTimer(timer: unknown): void {
-  (globalThis as { Deno?: { unrefTimer?: (id: number) => void } }).Deno?.unrefTimer?.(
-    timer as number,
-  );
-}
 
 /** Wakes the waits `args` may hold again after `ms`, then at growing intervals up to 2 s. */
 function rewake(args: unknown[], ms: number): void {

@@ -4,6 +4,7 @@
 import { WorkerCrashed } from "../_errors.ts";
 import {
   PERIODIC_CONTROL_BYTES,
+  PERIODIC_CRIT,
   PERIODIC_KILLED,
   PERIODIC_MIN_WAIT,
   PERIODIC_PERIOD,
@@ -21,7 +22,7 @@ import {
 } from "./protocol.ts";
 import { type Outcome, unpackOutcome } from "../_worker/outcome.ts";
 import { toWire, wakeWaiters } from "../_shareable.ts";
-import { spawnWorker } from "../_spawn.ts";
+import { endWorker, spawnWorker } from "../_spawn.ts";
 import { Event } from "../sync.ts";
 import { checkPeriod, targetSpecOf } from "./target.ts";
 import type { ThreadTarget } from "./thread_context.ts";
@@ -268,7 +269,11 @@ export class Periodic<R = unknown> {
     this.#alive = false;
     Atomics.store(this.#control, PERIODIC_KILLED, 1);
     Periodic.#instances.delete(this);
-    this.#worker.terminate();
+    endWorker(
+      this.#worker,
+      this.#control.subarray(PERIODIC_KILLED, PERIODIC_KILLED + 1),
+      this.#control.subarray(PERIODIC_CRIT, PERIODIC_CRIT + 1),
+    );
     this.#ended.resolve();
   }
 

@@ -2,9 +2,16 @@
 // fandango's ThreadDict as PollingMap: values polled by a background worker.
 
 import { WorkerCrashed } from "../_errors.ts";
-import { epochNow, type PollingRequest, type PollingWorkerInit } from "./protocol.ts";
+import {
+  epochNow,
+  POLLING_CRIT,
+  POLLING_KILL,
+  POLLING_TERMINATION_BYTES,
+  type PollingRequest,
+  type PollingWorkerInit,
+} from "./protocol.ts";
 import { type Outcome, unpackOutcome } from "../_worker/outcome.ts";
-import { spawnWorker } from "../_spawn.ts";
+import { endWorker, spawnWorker } from "../_spawn.ts";
 import { checkPeriod, targetSpecOf } from "./target.ts";
 
 /** Options for {@linkcode PollingMap}. */
@@ -74,6 +81,9 @@ interface PendingRequest {
  * ```
  */
 export class PollingMap<K, V> {
+  readonly #termination: Int32Array = new Int32Array(
+    new SharedArrayBuffer(POLLING_TERMINATION_BYTES),
+  );
   readonly #worker: Worker;
   readonly #ids: Map<K, number> = new Map();
   readonly #entries: Map<number, PolledEntry<K, V>> = new Map();
@@ -101,6 +111,7 @@ export class PollingMap<K, V> {
     this.#onError = options.onError ?? ((error) => console.error(error));
     const init: PollingWorkerInit = {
       role: "polling",
+      termination: this.#termination.buffer as SharedArrayBuffer,
       read: targetSpecOf(options.read, undefined, "read"),
       write: options.write === undefined
         ? undefined
@@ -297,7 +308,12 @@ export class PollingMap<K, V> {
   #shutdown(reason: unknown): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#worker.terminate();
+    const words = this.#termination;
+    endWorker(
+      this.#worker,
+      words.subarray(POLLING_KILL, POLLING_KILL + 1),
+      words.subarray(POLLING_CRIT, POLLING_CRIT + 1),
+    );
     for (const pending of this.#pending.values()) pending.reject(reason);
     this.#pending.clear();
   }

@@ -14,7 +14,9 @@ export const THREAD_RUNNING = 0;
 export const THREAD_DONE = 1;
 /** A thread's status block: its status word, then its kill word (see Termination). */
 export const THREAD_KILL = 1;
-export const THREAD_STATUS_BYTES = 8;
+/** Then its critical-section count (see Termination in _futex.ts). */
+export const THREAD_CRIT = 2;
+export const THREAD_STATUS_BYTES = 12;
 
 /** What a StoppableThread sends its worker. */
 export interface ThreadWorkerInit {
@@ -30,6 +32,8 @@ export interface ThreadWorkerInit {
 export const PERIODIC_STARTED = 0;
 export const PERIODIC_KILLED = 1;
 export const PERIODIC_SEQ = 2;
+/** The periodic worker's critical-section count (see Termination in _futex.ts). */
+export const PERIODIC_CRIT = 3;
 export const PERIODIC_PERIOD = 0;
 export const PERIODIC_MIN_WAIT = 1;
 export const PERIODIC_CONTROL_BYTES = 32;
@@ -61,9 +65,15 @@ export function epochNow(): number {
   return performance.timeOrigin + performance.now();
 }
 
+/** A PollingMap worker's termination block: its kill word, then its critical count. */
+export const POLLING_KILL = 0;
+export const POLLING_CRIT = 1;
+export const POLLING_TERMINATION_BYTES = 8;
+
 /** What a PollingMap sends its worker. */
 export interface PollingWorkerInit {
   role: "polling";
+  termination: SharedArrayBuffer;
   read: TargetSpec;
   write: TargetSpec | undefined;
 }

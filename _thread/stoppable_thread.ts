@@ -3,6 +3,7 @@
 
 import { WorkerCrashed } from "../_errors.ts";
 import {
+  THREAD_CRIT,
   THREAD_KILL,
   THREAD_RUNNING,
   THREAD_STATUS_BYTES,
@@ -11,7 +12,7 @@ import {
 import { type Outcome, unpackOutcome } from "../_worker/outcome.ts";
 import type { TargetSpec } from "../_worker/task_function.ts";
 import { toWire, wakeWaiters } from "../_shareable.ts";
-import { requireWorkers, spawnWorker } from "../_spawn.ts";
+import { endWorker, requireWorkers, spawnWorker } from "../_spawn.ts";
 import { ChannelWriter } from "../channel.ts";
 import { EvictingQueue } from "../queue.ts";
 import { Event, type WaitOptions } from "../sync.ts";
@@ -227,7 +228,14 @@ export class StoppableThread<A extends unknown[] = [], R = unknown> {
     if (this.#settled) return;
     this.#settled = true;
     Atomics.store(this.#status, 0, 1);
-    this.#worker?.terminate();
+    if (this.#worker !== undefined) {
+      const status = this.#status;
+      endWorker(
+        this.#worker,
+        status.subarray(THREAD_KILL, THREAD_KILL + 1),
+        status.subarray(THREAD_CRIT, THREAD_CRIT + 1),
+      );
+    }
     this.#signal?.removeEventListener("abort", this.#onAbort);
     for (const item of this.#closeOnExit) {
       if (item instanceof EvictingQueue) item.stop();

@@ -9,6 +9,7 @@ import { fromWire } from "../_shareable.ts";
 import { Event } from "../sync.ts";
 import {
   epochNow,
+  PERIODIC_CRIT,
   PERIODIC_KILLED,
   PERIODIC_MIN_WAIT,
   PERIODIC_PERIOD,
@@ -39,7 +40,7 @@ export async function runPeriodic(scope: WorkerScope, init: PeriodicWorkerInit):
   const settings = new Float64Array(init.control, 16, 2);
   const stats = new Float64Array(init.stats);
   // Killed means killed: a run still blocked in a wait when kill() gives up on it ends there.
-  Termination.word = new Int32Array(init.control, PERIODIC_KILLED * 4, 1);
+  Termination.install(control, PERIODIC_KILLED, PERIODIC_CRIT);
   const quit = installExitHooks(scope, () => scope.postMessage({ kind: "exited" }));
   const context = new WorkerContext(Event.from(init.stop), init.name);
   let fn: (...args: unknown[]) => unknown;

@@ -4,7 +4,14 @@
 // This file is part of the worker bundle (see _bundle.ts): keep every module-level binding
 // exported, and import only bundled modules.
 
-import { epochNow, type PollingRequest, type PollingWorkerInit } from "../_thread/protocol.ts";
+import { Termination } from "../_futex.ts";
+import {
+  epochNow,
+  POLLING_CRIT,
+  POLLING_KILL,
+  type PollingRequest,
+  type PollingWorkerInit,
+} from "../_thread/protocol.ts";
 import { installExitHooks, type WorkerScope } from "./exit_hooks.ts";
 import { invoke, loadTarget } from "./task_function.ts";
 import { type Outcome, packOutcome } from "./outcome.ts";
@@ -23,6 +30,7 @@ export class PollingWorker {
 
   constructor(scope: WorkerScope, init: PollingWorkerInit) {
     this.scope = scope;
+    Termination.install(new Int32Array(init.termination), POLLING_KILL, POLLING_CRIT);
     this.functions = (async () => {
       const read = await loadTarget(init.read);
       return init.write === undefined ? { read } : { read, write: await loadTarget(init.write) };

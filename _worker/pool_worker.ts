@@ -40,6 +40,7 @@ import {
   ringBell,
   STATE_CANCEL,
   STATE_CANCEL_KIND,
+  STATE_CRIT,
   STATE_KILL,
   WORKER_SPIN_MS,
 } from "../_pool/protocol.ts";
@@ -96,7 +97,7 @@ export class PoolWorker {
     this.requests = new Ring(init.requests);
     this.replies = new Ring(init.replies);
     this.state = new Int32Array(init.state);
-    Termination.word = new Int32Array(init.state, STATE_KILL * 4, 1);
+    Termination.install(this.state, STATE_KILL, STATE_CRIT);
     this.bell = new Int32Array(init.bell);
   }
 

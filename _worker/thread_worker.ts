@@ -7,7 +7,12 @@
 import { Termination } from "../_futex.ts";
 import { fromWire } from "../_shareable.ts";
 import { Event } from "../sync.ts";
-import { THREAD_DONE, THREAD_KILL, type ThreadWorkerInit } from "../_thread/protocol.ts";
+import {
+  THREAD_CRIT,
+  THREAD_DONE,
+  THREAD_KILL,
+  type ThreadWorkerInit,
+} from "../_thread/protocol.ts";
 import { installExitHooks, type WorkerScope } from "./exit_hooks.ts";
 import { invoke, loadTarget } from "./task_function.ts";
 import { type Outcome, packOutcome } from "./outcome.ts";
@@ -16,7 +21,7 @@ import { WorkerContext } from "./context.ts";
 /** Runs a StoppableThread's target once, posts `{ kind: "done", outcome }`, and closes. */
 export async function runThread(scope: WorkerScope, init: ThreadWorkerInit): Promise<void> {
   const status = new Int32Array(init.status);
-  Termination.word = new Int32Array(init.status, THREAD_KILL * 4, 1);
+  Termination.install(status, THREAD_KILL, THREAD_CRIT);
   const finish = (): void => {
     Atomics.store(status, 0, THREAD_DONE);
     Atomics.notify(status, 0);
