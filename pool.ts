@@ -25,3 +25,4 @@ export {
 export { parallelise, type ParalleliseOptions } from "./_pool/parallelise.ts";
 export { type TaskContext, taskContext } from "./_pool/task_context.ts";
 export type { TimeSummary } from "./_pool/stats.ts";
+export type { ProcessPermissions } from "./_pool/process_handle.ts";

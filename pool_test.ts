@@ -969,3 +969,121 @@ Deno.test("Pool usability: stats, warm workers, recycling, setup, scope errors",
     assert.throws(() => new Pool({ size: 2, maxTasksPerWorker: 1.5 }), RangeError);
   });
 });
+
+/** Lines `ps` prints for `args` (empty when it matches nothing). */
+async function ps(args: string[]): Promise<string[]> {
+  const { stdout } = await new Deno.Command("ps", { args, stdout: "piped", stderr: "null" })
+    .output();
+  return new TextDecoder().decode(stdout).split("\n").filter((line) => line.trim() !== "");
+}
+
+/** Whether process `pid` still exists (a zombie counts: it was not reaped). */
+async function alive(pid: number): Promise<boolean> {
+  return (await ps(["-o", "pid=", "-p", String(pid)])).length > 0;
+}
+
+/** The pids of this process's children running `_process_runner.ts`. */
+async function runnerPids(): Promise<number[]> {
+  return (await ps(["-o", "pid=,args=", "--ppid", String(Deno.pid)]))
+    .filter((line) => line.includes("_process_runner.ts"))
+    .map((line) => Number(line.trim().split(/\s+/)[0]));
+}
+
+Deno.test("Pool isolation: process", async (t) => {
+  await t.step("function and module tasks, map, errors with their class, stats", async () => {
+    await using pool = new Pool<Tasks>({ size: 2, isolation: "process", module: TASKS });
+    assert.equal(await pool.run((x: number) => x + 1, [41]), 42);
+    assert.equal(await pool.run("add", [2, 3]), 5);
+    assert.deepEqual(await Array.fromAsync(pool.map("double", [1, 2, 3])), [2, 4, 6]);
+    const error = await pool.run("parse", ["x"]).catch((e) => e);
+    assert.equal(error.name, "ParseFailure");
+    assert.equal(error.cause, "x");
+    assert.equal(pool.stats.completed, 5); // two runs and three map items
+    const seen: unknown[] = [];
+    await pool.run("countWithProgress", [20, 10], { onProgress: (v) => seen.push(v) });
+    assert.deepEqual(seen, [10, 20]);
+  });
+
+  await t.step("a busy task is really gone after its timeout; the pool goes on", async () => {
+    await using pool = new Pool({ size: 1, isolation: "process" });
+    await pool.run((x: number) => x, [0]); // the process is up
+    const [pid] = await runnerPids();
+    assert.ok(pid !== undefined);
+    await assert.rejects(
+      pool.run(
+        () => {
+          while (true) { /* runaway */ }
+        },
+        [],
+        { timeout: 100 },
+      ),
+      { name: "TimeoutError" },
+    );
+    const deadline = performance.now() + 1000;
+    while (await alive(pid!) && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(await alive(pid!), false, "the process should be gone (and reaped) within 1 s");
+    assert.equal(await pool.run((x: number) => x * 2, [21]), 42);
+  });
+
+  await t.step("out of memory kills only the task's process", async () => {
+    await using pool = new Pool({ size: 1, isolation: "process", maxMemoryMb: 32 });
+    const error = await pool.run(() => {
+      const hoard: number[][] = [];
+      while (true) hoard.push(new Array(100_000).fill(1));
+    }).catch((e) => e);
+    assert.ok(error instanceof WorkerCrashed, String(error));
+    assert.equal(await pool.run((x: number) => x + 1, [1]), 2);
+  });
+
+  await t.step("permissions narrow the child; a denial is the task's error", async () => {
+    await using pool = new Pool({ size: 1, isolation: "process" });
+    const denied = await pool.run(() => Deno.env.get("HOME")).catch((e) => e);
+    assert.equal(denied.name, "NotCapable");
+    await using allowed = new Pool({
+      size: 1,
+      isolation: "process",
+      permissions: { env: ["HOME"] },
+    });
+    assert.equal(await allowed.run(() => Deno.env.get("HOME")), Deno.env.get("HOME"));
+  });
+
+  await t.step("shared objects and transfers are refused, naming the argument", async () => {
+    await using pool = new Pool({ size: 1, isolation: "process" });
+    await assert.rejects(
+      pool.run((q: unknown) => q, [new EvictingQueue()]),
+      (error: unknown) =>
+        error instanceof TypeError && /args\[0\].*process worker/.test(error.message),
+    );
+    const buffer = new ArrayBuffer(8);
+    await assert.rejects(
+      pool.run((b: ArrayBuffer) => b, [buffer], { transfer: [buffer] }),
+      TypeError,
+    );
+  });
+
+  await t.step("terminate and close leave no process behind", async () => {
+    const pool = new Pool({ size: 2, isolation: "process" });
+    const running = pool.run(() => new Promise(() => {}));
+    await pool.run((x: number) => x, [1]);
+    assert.equal((await runnerPids()).length, 2);
+    await pool.terminate();
+    await assert.rejects(running, PoolClosed);
+    const deadline = performance.now() + 2000;
+    while ((await runnerPids()).length > 0 && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.deepEqual(await runnerPids(), []);
+  });
+
+  await t.step("bad options", () => {
+    assert.throws(() => new Pool({ isolation: "fiber" as never }), TypeError);
+    assert.throws(() => new Pool({ isolation: "process", maxMemoryMb: 1.5 }), RangeError);
+    assert.throws(() => new Pool({ maxMemoryMb: 64 }), TypeError); // thread mode: not yet
+    assert.throws(
+      () => new Pool({ isolation: "process", permissions: { disk: true } as never }),
+      TypeError,
+    );
+  });
+});

@@ -38,7 +38,14 @@ import {
 import { ReplyPump } from "./pump.ts";
 import { PoolTimings, type TimeSummary } from "./stats.ts";
 import type { Executor, Task, TaskArgs, TaskItem, TaskName, TaskResult } from "./task.ts";
-import { encodeArgs, type SendStatus, type WorkerEvents, WorkerHandle } from "./worker_handle.ts";
+import { encodeArgs, WorkerHandle } from "./worker_handle.ts";
+import type { Handle, HandleEvents, SendStatus } from "./handle.ts";
+import {
+  encodeForProcess,
+  permissionFlags,
+  ProcessHandle,
+  type ProcessPermissions,
+} from "./process_handle.ts";
 
 /** Options of `new Pool`. */
 export interface PoolOptions {
@@ -98,6 +105,32 @@ export interface PoolOptions {
    * @default {"theta-pool"}
    */
   name?: string;
+  /**
+   * What a worker is: a thread (`"thread"`, a Web Worker) or a child `deno` process
+   * (`"process"`, fandango's WorkerProcess). A process worker is really ended by a timeout,
+   * an abort, `terminate()` and `close()` (SIGKILL, wherever it is), and an out-of-memory heap
+   * kills only it; its arguments and results must be structured-cloneable (no shared objects,
+   * no transfer), it needs `--allow-run`, and it starts in about 50-100 ms.
+   *
+   * @default {"thread"}
+   */
+  isolation?: "thread" | "process";
+  /**
+   * Heap limit of each worker in MiB (`isolation: "process"`: a V8 flag of the process). Past it
+   * the task rejects with `WorkerCrashed` and the pool goes on.
+   *
+   * @default {undefined} (V8's default)
+   */
+  maxMemoryMb?: number;
+  /**
+   * Deno permissions of each process worker (`isolation: "process"`), as `deno run` flags: `true`
+   * allows all, a list allows those paths or hosts. Read access to theta's files and the task
+   * module is always granted; anything else the task needs must be listed, or it fails with
+   * `NotCapable` as the task's error.
+   *
+   * @default {{}} (only what loading the task code needs)
+   */
+  permissions?: ProcessPermissions;
   /**
    * Receives errors a worker raised outside any running task: a timer or a rejection left
    * behind by a task that has finished. They never reject another task.
@@ -240,21 +273,23 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   readonly #timeout: number | undefined;
   readonly #idleTimeout: number | undefined;
   readonly #minSize: number;
+  /** `deno run` flags of process workers; undefined in thread isolation. */
+  readonly #processFlags: string[] | undefined;
   readonly #maxTasksPerWorker: number;
   readonly #name: string;
   readonly #onError: (error: unknown) => void;
-  readonly #queue: Deque<Job<WorkerHandle>> = new Deque();
-  readonly #workers: WorkerHandle[] = [];
+  readonly #queue: Deque<Job<Handle>> = new Deque();
+  readonly #workers: Handle[] = [];
   readonly #functionIds = new Map<string, number>();
   readonly #closed: PromiseWithResolvers<void> = Promise.withResolvers();
   readonly #inlineModule: InlineModule;
   readonly #pump: ReplyPump;
-  readonly #events: WorkerEvents;
+  readonly #events: HandleEvents;
   #size: number;
   #nextId = 1;
   /** Jobs sent to workers and not yet finished or taken back (the pump runs while > 0). */
   #inflight = 0;
-  #inlineJob: Job<WorkerHandle> | undefined;
+  #inlineJob: Job<Handle> | undefined;
   #inlineAbort: AbortController | undefined;
   readonly #timings: PoolTimings = new PoolTimings();
   #spawned = 0;
@@ -315,6 +350,34 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
       );
     }
     this.#maxTasksPerWorker = maxTasks;
+    const isolation = options.isolation ?? "thread";
+    if (isolation !== "thread" && isolation !== "process") {
+      throw new TypeError(
+        `Cannot create the pool as isolation must be "thread" or "process": current value is ${isolation}`,
+      );
+    }
+    const maxMemoryMb = options.maxMemoryMb;
+    if (maxMemoryMb !== undefined && !(Number.isInteger(maxMemoryMb) && maxMemoryMb >= 16)) {
+      throw new RangeError(
+        `Cannot create the pool as maxMemoryMb must be an integer of at least 16: current value is ${maxMemoryMb}`,
+      );
+    }
+    if (isolation === "thread" && maxMemoryMb !== undefined) {
+      throw new TypeError(
+        'Cannot create the pool with maxMemoryMb in thread isolation: this version enforces heap limits for isolation: "process" only',
+      );
+    }
+    if (isolation === "thread" && options.permissions !== undefined) {
+      throw new TypeError(
+        'Cannot create the pool with permissions in thread isolation: workers share the process\'s permissions; use isolation: "process"',
+      );
+    }
+    this.#processFlags = isolation === "process"
+      ? [
+        ...permissionFlags(this.#module, options.permissions),
+        ...(maxMemoryMb === undefined ? [] : [`--v8-flags=--max-old-space-size=${maxMemoryMb}`]),
+      ]
+      : undefined;
     this.#name = options.name ?? "theta-pool";
     this.#onError = options.onError ??
       ((error) => console.error("theta: a pool worker raised an error outside any task:", error));
@@ -322,9 +385,10 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     this.#pump = new ReplyPump({
       inflight: () => this.#inflight,
       drainReplies: () => this.#drainReplies(),
-      hasReplies: () => this.#workers.some((worker) => worker.replies.length > 0),
+      hasReplies: () => this.#workers.some((worker) => worker.hasReplies()),
     });
     this.#events = {
+      onReply: (worker, reply) => this.#onReply(worker, reply),
       onError: (worker, message) =>
         this.#crash(
           worker,
@@ -441,7 +505,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     options: RunOptions,
     resolve: (value: unknown) => void,
     reject: (reason: unknown) => void,
-  ): Job<WorkerHandle> {
+  ): Job<Handle> {
     if (this.#closing || this.#terminated) {
       throw new PoolClosed("Cannot run the task as the pool is closed");
     }
@@ -461,7 +525,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
         `Cannot run the task as it must be a function or an export name: current value is ${typeof task}`,
       );
     }
-    const job: Job<WorkerHandle> = {
+    const job: Job<Handle> = {
       id: this.#nextId++,
       ref,
       source,
@@ -480,7 +544,10 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
       submittedAt: performance.now(),
     };
     // Refuse at the call what cannot reach a worker (inline runs take anything).
-    if (this.#size > 0) encodeArgs(job);
+    if (this.#size > 0) {
+      if (this.#processFlags === undefined) encodeArgs(job);
+      else encodeForProcess(job);
+    }
     return job;
   }
 
@@ -509,7 +576,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   }
 
   /** Arms the job's timeout and abort signal. */
-  #watch(job: Job<WorkerHandle>, options: RunOptions): void {
+  #watch(job: Job<Handle>, options: RunOptions): void {
     const timeout = options.timeout ?? this.#timeout;
     checkTimeout(timeout, "timeout");
     const signal = options.signal;
@@ -529,7 +596,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     };
   }
 
-  #settle(job: Job<WorkerHandle>, ok: boolean, value: unknown): void {
+  #settle(job: Job<Handle>, ok: boolean, value: unknown): void {
     if (job.state === "settled") return;
     job.state = "settled";
     job.cleanup?.();
@@ -576,7 +643,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
    * @returns False if the worker's ring had no room (the job is not sent); true otherwise,
    * including when the job failed to send and was rejected.
    */
-  #send(job: Job<WorkerHandle>, worker: WorkerHandle): boolean {
+  #send(job: Job<Handle>, worker: Handle): boolean {
     let status: SendStatus;
     try {
       status = worker.send(job);
@@ -591,8 +658,8 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   }
 
   /** An idle worker, else a new one, else the least busy one with a free ticket. */
-  #pickWorker(): WorkerHandle | undefined {
-    let best: WorkerHandle | undefined;
+  #pickWorker(): Handle | undefined {
+    let best: Handle | undefined;
     for (const worker of this.#workers) {
       // A worker due for recycling takes no more than its remaining tasks.
       if (worker.finished + worker.load >= this.#maxTasksPerWorker) continue;
@@ -603,17 +670,21 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     return best;
   }
 
-  #spawn(): WorkerHandle {
+  #spawn(): Handle {
     const name = `${this.#name}-${this.#spawned++}`;
-    const worker = new WorkerHandle(this.#pump.bell, this.#module, name, this.#events);
+    const worker = this.#processFlags === undefined
+      ? new WorkerHandle(this.#pump.bell, this.#module, name, this.#events)
+      : new ProcessHandle(this.#module, this.#processFlags, this.#events);
     this.#workers.push(worker);
     return worker;
   }
 
   /** Takes `job` off its worker (finished, or running in a worker being retired). */
-  #detach(job: Job<WorkerHandle>): void {
+  #detach(job: Job<Handle>): void {
     job.worker?.detach(job);
-    this.#inflight--;
+    // The pump sleeps while tasks are in flight, holding a timer; with none left it must wake
+    // to end, or the timer would keep the process alive (a result that came by message).
+    if (--this.#inflight === 0) this.#pump.wake();
   }
 
   /** Handles every reply waiting in the workers' rings; true if there was any. */
@@ -628,7 +699,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     return any;
   }
 
-  #onReply(worker: WorkerHandle, reply: Reply): void {
+  #onReply(worker: Handle, reply: Reply): void {
     if (worker.dead) return;
     const { kind, id, value } = reply;
     switch (kind) {
@@ -691,8 +762,8 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
 
   /** A worker's job is done: settle it, then feed, balance or retire the worker. */
   #finish(
-    worker: WorkerHandle,
-    job: Job<WorkerHandle>,
+    worker: Handle,
+    job: Job<Handle>,
     ok: boolean,
     value: unknown,
     runMs: number,
@@ -717,8 +788,8 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   }
 
   /** An idle worker takes a waiting job from the busiest other worker. */
-  #stealFor(idle: WorkerHandle): void {
-    let busiest: WorkerHandle | undefined;
+  #stealFor(idle: Handle): void {
+    let busiest: Handle | undefined;
     for (const worker of this.#workers) {
       if (worker !== idle && worker.load >= 2 && (busiest?.load ?? 1) < worker.load) {
         busiest = worker;
@@ -731,7 +802,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   }
 
   /** Ends a worker and forgets it; jobs still attached are woken (see WorkerHandle.retire). */
-  #retire(worker: WorkerHandle): void {
+  #retire(worker: Handle): void {
     if (!worker.dead) this.#timings.retired(performance.now() - worker.spawnedAt);
     worker.retire();
     const index = this.#workers.indexOf(worker);
@@ -744,7 +815,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
    *
    * @returns The job it runs, if any (still attached to it).
    */
-  #evacuate(worker: WorkerHandle): Job<WorkerHandle> | undefined {
+  #evacuate(worker: Handle): Job<Handle> | undefined {
     const { unstarted, running } = worker.evacuate();
     this.#inflight -= unstarted.length;
     this.#queue.unshift(unstarted);
@@ -756,7 +827,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
    * any, rejects with `error`, jobs it had not started go to other workers, and it is replaced
    * on demand.
    */
-  #crash(worker: WorkerHandle, error: Error, startFailed = false): void {
+  #crash(worker: Handle, error: Error, startFailed = false): void {
     if (worker.dead) return;
     this.#drainReplies();
     if (worker.dead) return;
@@ -775,7 +846,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   }
 
   /** Timeout or abort: remove the job if it has not started, end its worker if it runs. */
-  #cancel(job: Job<WorkerHandle>, reason: unknown, kind: number): void {
+  #cancel(job: Job<Handle>, reason: unknown, kind: number): void {
     if (job.state === "settled") return;
     this.#drainReplies(); // its result may be waiting, and settle it
     if ((job.state as JobState) === "settled") return;
@@ -786,7 +857,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
       this.#inlineAbort?.abort(reason); // it runs on this thread: it can only cooperate
     } else if (worker !== undefined) {
       if (worker.steal(job)) {
-        this.#inflight--;
+        if (--this.#inflight === 0) this.#pump.wake();
       } else {
         // Running: its signal aborts (a cooperative task stops), its worker is ended (waking
         // the waits it may block in) and replaced; its other jobs move first.
@@ -839,7 +910,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   }
 
   /** Hands a task's progress value to its caller's `onProgress`. */
-  #progress(job: Job<WorkerHandle>, value: unknown): void {
+  #progress(job: Job<Handle>, value: unknown): void {
     if (job.state === "settled" || job.onProgress === undefined) return;
     try {
       job.onProgress(value);

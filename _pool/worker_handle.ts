@@ -7,6 +7,7 @@ import { PUT_DONE, PUT_FULL, PUT_STOPPED, PUT_TOO_LARGE, Ring } from "../_ring.t
 import { toWire, wakeWaiters } from "../_shareable.ts";
 import { endWorker, spawnWorker, unrefTimer } from "../_spawn.ts";
 import type { Job } from "./job.ts";
+import type { Handle, HandleEvents, SendStatus } from "./handle.ts";
 import { Mailbox } from "./mailbox.ts";
 import {
   type ArgsMessage,
@@ -28,15 +29,6 @@ import {
   STATE_KILL,
 } from "./protocol.ts";
 
-/** What a worker handle reports to its pool. */
-export interface WorkerEvents {
-  /** The worker's thread raised an error that reached its owner (it failed to start or died). */
-  onError(handle: WorkerHandle, message: string): void;
-}
-
-/** What `send` did with a job. */
-export type SendStatus = "sent" | "full";
-
 /**
  * Encodes a job's arguments for the request ring, once.
  *
@@ -44,7 +36,7 @@ export type SendStatus = "sent" | "full";
  * @throws {TypeError} If an argument cannot cross threads, naming its path.
  * @throws {RangeError} If the arguments are over MAX_PAYLOAD_BYTES.
  */
-export function encodeArgs(job: Job<WorkerHandle>): Encoded | null {
+export function encodeArgs(job: Job<Handle>): Encoded | null {
   if (job.payload !== undefined) return job.payload;
   if (job.transfer !== undefined) {
     toWire(job.args, "args"); // fails now, naming the path, if it cannot go
@@ -65,7 +57,7 @@ export function encodeArgs(job: Job<WorkerHandle>): Encoded | null {
 }
 
 /** One live pool worker, with its rings and tickets. */
-export class WorkerHandle {
+export class WorkerHandle implements Handle {
   readonly worker: Worker;
   readonly requests: Ring;
   readonly replies: Ring;
@@ -77,7 +69,7 @@ export class WorkerHandle {
   /** Results that come by postMessage (REPLY_BY_MESSAGE). */
   readonly mailbox: Mailbox = new Mailbox();
   /** Jobs sent to the worker, in order; the first may be running, the rest wait in its ring. */
-  readonly jobs: Job<WorkerHandle>[] = [];
+  readonly jobs: Job<Handle>[] = [];
   idleTimer: ReturnType<typeof setTimeout> | undefined;
   dead = false;
   /** When it was spawned (performance.now()), for utilization. */
@@ -85,7 +77,7 @@ export class WorkerHandle {
   /** Tasks this worker has finished, for `maxTasksPerWorker`-style policies and stats. */
   finished = 0;
 
-  constructor(bell: Int32Array, module: string | undefined, name: string, events: WorkerEvents) {
+  constructor(bell: Int32Array, module: string | undefined, name: string, events: HandleEvents) {
     // Room for one record of the largest payload: a full ring refuses more (SendStatus "full").
     const ringBytes = MAX_PAYLOAD_BYTES + RECORD_SLACK_BYTES;
     this.requests = Ring.create({ initialBytes: 1024, maxBytes: ringBytes });
@@ -139,7 +131,7 @@ export class WorkerHandle {
    * @returns "sent", or "full" if the request ring has no room now (the job stays unsent).
    * @throws {TypeError|RangeError} From `encodeArgs`, or a postMessage that refused a transfer.
    */
-  send(job: Job<WorkerHandle>): SendStatus {
+  send(job: Job<Handle>): SendStatus {
     const payload = encodeArgs(job);
     const ticket = this.freeTickets.pop()!;
     const needsSource = typeof job.ref === "number" && !this.functions.has(job.ref);
@@ -195,7 +187,7 @@ export class WorkerHandle {
    *
    * @returns True if taken back (then the job is detached); false if the worker claimed it.
    */
-  steal(job: Job<WorkerHandle>): boolean {
+  steal(job: Job<Handle>): boolean {
     if (Atomics.compareExchange(this.state, job.ticket, job.id, 0) !== job.id) {
       job.state = "running";
       return false;
@@ -206,7 +198,7 @@ export class WorkerHandle {
   }
 
   /** Takes `job` off this worker and frees its ticket. */
-  detach(job: Job<WorkerHandle>): void {
+  detach(job: Job<Handle>): void {
     const index = this.jobs.indexOf(job);
     if (index >= 0) this.jobs.splice(index, 1);
     this.freeTickets.push(job.ticket);
@@ -215,7 +207,7 @@ export class WorkerHandle {
   }
 
   /** The job with this id, if this worker has it. */
-  jobOf(id: number): Job<WorkerHandle> | undefined {
+  jobOf(id: number): Job<Handle> | undefined {
     for (const job of this.jobs) if (job.id === id) return job;
     return undefined;
   }
@@ -225,14 +217,19 @@ export class WorkerHandle {
    *
    * @returns The jobs taken back, in order, and the one it runs, if any (still attached).
    */
-  evacuate(): { unstarted: Job<WorkerHandle>[]; running: Job<WorkerHandle> | undefined } {
-    const unstarted: Job<WorkerHandle>[] = [];
-    let running: Job<WorkerHandle> | undefined;
+  evacuate(): { unstarted: Job<Handle>[]; running: Job<Handle> | undefined } {
+    const unstarted: Job<Handle>[] = [];
+    let running: Job<Handle> | undefined;
     for (const job of [...this.jobs]) {
       if (this.steal(job)) unstarted.push(job);
       else running = job;
     }
     return { unstarted, running };
+  }
+
+  /** True if replies wait in the reply ring. */
+  hasReplies(): boolean {
+    return this.replies.length > 0;
   }
 
   /** Replies waiting in the reply ring, oldest first. */

@@ -1,0 +1,55 @@
+// Copyright theta authors. MIT license.
+// What a Pool asks of one of its workers, whatever runs it: a thread (WorkerHandle) or a child
+// process (ProcessHandle).
+
+import type { Mailbox } from "./mailbox.ts";
+import type { Job } from "./job.ts";
+import type { Reply } from "./protocol.ts";
+
+/** What `send` did with a job. */
+export type SendStatus = "sent" | "full";
+
+/** What a worker handle reports to its pool. */
+export interface HandleEvents {
+  /** The worker died or failed to start, outside any reply (its thread's error event, or the
+   * process exited). */
+  onError(handle: Handle, message: string): void;
+  /** A reply that arrived outside the rings the pump drains (a process's stdout). */
+  onReply(handle: Handle, reply: Reply): void;
+}
+
+/** One worker of a pool. */
+export interface Handle {
+  /** Jobs sent to the worker, in order; the first may be running, the rest wait for it. */
+  readonly jobs: Job<Handle>[];
+  /** Results that come by postMessage (threads only). */
+  readonly mailbox: Mailbox;
+  /** When it was spawned (performance.now()). */
+  readonly spawnedAt: number;
+  /** Jobs sent and not yet finished. */
+  readonly load: number;
+  /** Whether it can take another job now. */
+  readonly hasTicket: boolean;
+  /** Tasks it has finished. */
+  finished: number;
+  idleTimer: ReturnType<typeof setTimeout> | undefined;
+  dead: boolean;
+  /** True if replies wait in its reply ring (for the pump); false for processes. */
+  hasReplies(): boolean;
+  /** Replies waiting in its reply ring, oldest first. */
+  takeReplies(): Reply[];
+  /** Sends `job`; "full" if it cannot take it now. */
+  send(job: Job<Handle>): SendStatus;
+  /** Takes back a job it has not started; false if it runs. */
+  steal(job: Job<Handle>): boolean;
+  /** Takes `job` off it. */
+  detach(job: Job<Handle>): void;
+  /** The job with this id, if it has it. */
+  jobOf(id: number): Job<Handle> | undefined;
+  /** Takes back every job not started. */
+  evacuate(): { unstarted: Job<Handle>[]; running: Job<Handle> | undefined };
+  /** Tells its running task `id` it is cancelled (CANCEL_* kind), before `retire`. */
+  cancel(id: number, kind: number): void;
+  /** Ends it. */
+  retire(): void;
+}
