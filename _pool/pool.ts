@@ -684,7 +684,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     job.worker?.detach(job);
     // The pump sleeps while tasks are in flight, holding a timer; with none left it must wake
     // to end, or the timer would keep the process alive (a result that came by message).
-    if (--this.#inflight === 0) this.#pump.wake();
+    if (--this.#inflight === 0) this.#pump.wakeIfAsleep();
   }
 
   /** Handles every reply waiting in the workers' rings; true if there was any. */
@@ -857,7 +857,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
       this.#inlineAbort?.abort(reason); // it runs on this thread: it can only cooperate
     } else if (worker !== undefined) {
       if (worker.steal(job)) {
-        if (--this.#inflight === 0) this.#pump.wake();
+        if (--this.#inflight === 0) this.#pump.wakeIfAsleep();
       } else {
         // Running: its signal aborts (a cooperative task stops), its worker is ended (waking
         // the waits it may block in) and replaced; its other jobs move first.

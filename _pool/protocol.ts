@@ -152,9 +152,13 @@ export const STATE_KILL = PREFETCH;
  */
 export const STATE_CANCEL = PREFETCH + 1;
 export const STATE_CANCEL_KIND = PREFETCH + 2;
-/** The worker's critical-section count (see Termination in _futex.ts). */
-export const STATE_CRIT = PREFETCH + 3;
-export const STATE_BYTES = (PREFETCH + 4) * 4;
+/**
+ * The worker's critical-section count (see Termination in _futex.ts), on a cache line of its
+ * own: the worker changes it around every ring operation, while the main thread writes the
+ * tickets on the first line for every task it sends.
+ */
+export const STATE_CRIT = 16;
+export const STATE_BYTES = 32 * 4;
 export const CANCEL_TIMEOUT = 1;
 export const CANCEL_ABORT = 2;
 export const CANCEL_TERMINATE = 3;

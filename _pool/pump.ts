@@ -39,6 +39,14 @@ export class ReplyPump {
     Atomics.notify(this.bell, BELL_SEQ);
   }
 
+  /**
+   * Wakes the pump only if it sleeps: on this thread, a running pump sees the change itself
+   * before it would sleep (it checks again after setting BELL_WAITING).
+   */
+  wakeIfAsleep(): void {
+    if (Atomics.load(this.bell, BELL_WAITING) !== 0) this.wake();
+  }
+
   async #run(): Promise<void> {
     this.#running = true;
     const bell = this.bell;

@@ -206,12 +206,17 @@ export class PoolWorker {
     return killed ? cancelReason(CANCEL_TERMINATE) : undefined;
   }
 
-  /** Makes task `id` the running task of `taskContext()`. */
-  enter(id: number): SharedSignal {
-    const shared = new SharedSignal(() => this.cancelled(id));
+  /**
+   * Makes task `id` the running task of `taskContext()`. Its signal is made on first use: most
+   * tasks never ask, and making one (and watching the cancel word) costs microseconds.
+   */
+  enter(id: number): void {
+    let shared: SharedSignal | undefined;
     CurrentTask.context = {
       id,
-      signal: shared.signal,
+      get signal(): AbortSignal {
+        return signalOf().signal;
+      },
       progress: (value: unknown): void => {
         if (CurrentTask.context?.id !== id) {
           throw new TypeError("Cannot report progress as the task has finished");
@@ -221,8 +226,13 @@ export class PoolWorker {
         }
       },
     };
-    this.watchCancel(id, shared);
-    return shared;
+    const signalOf = (): SharedSignal => {
+      if (shared === undefined) {
+        shared = new SharedSignal(() => this.cancelled(id));
+        this.watchCancel(id, shared);
+      }
+      return shared;
+    };
   }
 
   /** Fires the signal's abort event on this event loop's next turns once the task is cancelled. */

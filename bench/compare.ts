@@ -2,8 +2,9 @@
 //
 //   npx --yes deno@2.9.6 run --allow-read --allow-env bench/compare.ts [section ...]
 //
-// Sections: queue, pool, callqueue. Each figure is the median of ROUNDS runs; ratios compare theta to peers.
+// Sections: queue, pool, callqueue, isolation. Each figure is the median of ROUNDS runs; ratios compare theta to peers.
 import { EvictingQueue } from "../queue.ts";
+import process from "node:process";
 import { parallelise, Pool } from "../pool.ts";
 import { CallQueue } from "../callqueue.ts";
 import { channel } from "../channel.ts";
@@ -346,10 +347,136 @@ async function callQueueSection(): Promise<void> {
   );
 }
 
+/** CPU time this process used so far, in ms (all its threads; not its children). */
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+/**
+ * Ms from `start` until this process's CPU use falls below a tenth of a core over 100 ms
+ * windows, or Infinity if it still burns after `limit` ms.
+ */
+async function msUntilIdle(start: number, limit = 3000): Promise<number> {
+  for (;;) {
+    const before = cpuMs();
+    const at = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (cpuMs() - before < 0.1 * (performance.now() - at)) return at - start;
+    if (performance.now() - start > limit) return Infinity;
+  }
+}
+
+/** Whether process `pid` exists (ps, from procps). */
+async function exists(pid: number): Promise<boolean> {
+  const { stdout } = await new Deno.Command("ps", { args: ["-o", "pid=", "-p", String(pid)] })
+    .output();
+  return new TextDecoder().decode(stdout).trim() !== "";
+}
+
+/** The pids of this process's children running theta's process runner. */
+async function runnerPids(): Promise<number[]> {
+  const { stdout } = await new Deno.Command("ps", {
+    args: ["-o", "pid=,args=", "--ppid", String(Deno.pid)],
+  }).output();
+  return new TextDecoder().decode(stdout).split("\n").filter((l) => l.includes("_process_runner"))
+    .map((l) => Number(l.trim().split(/\s+/)[0]));
+}
+
+async function isolationSection(): Promise<void> {
+  console.log(
+    `\n## Isolation: thread vs process workers, 2 workers, tiny task (median of ${ROUNDS})\n`,
+  );
+  const makers: (() => Contender)[] = [
+    contenders()[0]!,
+    () => {
+      const pool = new Pool({ size: 2, isolation: "process" });
+      return {
+        name: "theta Pool, isolation: process",
+        run: (x) => pool.run((y: number) => y + 1, [x]),
+        close: () => pool.close(),
+      };
+    },
+    contenders()[1]!,
+  ];
+  console.log("| pool | sequential, us/task | burst, tasks/s |");
+  console.log("|---|---|---|");
+  for (const make of makers) {
+    const contender = make();
+    for (let i = 0; i < 2000; i++) await contender.run(i); // warm up workers and JIT
+    const latencies: number[] = [];
+    const rates: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      latencies.push(await sequential(contender));
+      rates.push(await burst(contender));
+    }
+    await contender.close();
+    console.log(
+      `| ${contender.name} | ${median(latencies).toFixed(1)} | ${format(median(rates))} |`,
+    );
+  }
+
+  console.log("\nA runaway task (`while (true) {}`) cancelled after 100 ms:\n");
+  console.log("| pool | CPU back to idle after the cancel |");
+  console.log("|---|---|");
+  const show = (ms: number): string =>
+    ms === Infinity ? "never: still a full core 3 s later" : `${ms.toFixed(0)} ms`;
+  {
+    const pool = new Pool({ size: 1 });
+    await pool.run((x: number) => x, [0]);
+    await pool.run(
+      () => {
+        while (true) { /* burn */ }
+      },
+      [],
+      { timeout: 100 },
+    ).catch(() => {});
+    console.log(
+      `| theta Pool, isolation: thread | ${show(await msUntilIdle(performance.now()))} |`,
+    );
+    await pool.terminate();
+  }
+  {
+    const pool = new Pool({ size: 1, isolation: "process" });
+    await pool.run((x: number) => x, [0]);
+    const [pid] = await runnerPids();
+    await pool.run(
+      () => {
+        while (true) { /* burn */ }
+      },
+      [],
+      { timeout: 100 },
+    ).catch(() => {});
+    const start = performance.now();
+    while (await exists(pid!)) await new Promise((resolve) => setTimeout(resolve, 1));
+    console.log(
+      `| theta Pool, isolation: process | ${
+        (performance.now() - start).toFixed(0)
+      } ms (process gone) |`,
+    );
+    await pool.close();
+  }
+  {
+    const pool = new Piscina({
+      filename: new URL("./_peer_runaway.mjs", import.meta.url).href,
+      minThreads: 1,
+      maxThreads: 1,
+    });
+    const controller = new AbortController();
+    const running = pool.run(undefined, { signal: controller.signal }).catch(() => {});
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    controller.abort();
+    await running;
+    console.log(`| piscina 5.3.2 (abort) | ${show(await msUntilIdle(performance.now()))} |`);
+    await pool.destroy().catch(() => {});
+  }
+}
+
 const sections: Record<string, () => Promise<void>> = {
   queue: queueSection,
   pool: poolSection,
   callqueue: callQueueSection,
+  isolation: isolationSection,
 };
 const wanted = Deno.args.length > 0 ? Deno.args : Object.keys(sections);
 console.log(
