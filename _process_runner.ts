@@ -18,7 +18,7 @@ import {
   replyRecord,
 } from "./_pool/protocol.ts";
 import { CurrentTask, taskContext } from "./_pool/task_context.ts";
-import { compileFunction, invoke, invokeEach } from "./_worker/task_function.ts";
+import { compileFunction, moduleExport, runTask } from "./_worker/task_function.ts";
 import { explainScopeError } from "./_worker/pool_worker.ts";
 
 const out = Deno.stdout.writable.getWriter();
@@ -95,20 +95,10 @@ for await (const frame of new FrameReader(Deno.stdin.readable)) {
       fn = functions.get(ref) ?? compileFunction(source!);
       functions.set(ref, fn);
     } else {
-      const exported = module?.[ref];
-      if (typeof exported !== "function") {
-        throw new TypeError(
-          module === undefined
-            ? `Cannot run task "${ref}" as the pool has no module: pass { module } to the Pool`
-            : `Cannot run task "${ref}" as the pool's module has no function export of that name`,
-        );
-      }
-      fn = exported as (...args: unknown[]) => unknown;
+      fn = moduleExport(module, ref);
     }
     const args = request.args as unknown[];
-    value = request.mode === MODE_EACH
-      ? await invokeEach(fn, args[0] as unknown[])
-      : await invoke(fn, args);
+    value = await runTask(fn, request.mode === MODE_EACH, args);
   } catch (error) {
     ok = false;
     value = typeof ref === "number" ? explainScopeError(error) : error;

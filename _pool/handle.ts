@@ -53,3 +53,28 @@ export interface Handle {
   /** Ends it. */
   retire(): void;
 }
+
+/** The job list every handle keeps: what it was sent, in order. */
+export abstract class HandleJobs {
+  /** Jobs sent to the worker, in order; the first may be running, the rest wait for it. */
+  readonly jobs: Job<Handle>[] = [];
+
+  /** Jobs sent and not yet finished. */
+  get load(): number {
+    return this.jobs.length;
+  }
+
+  /** Takes `job` off this worker. */
+  detach(job: Job<Handle>): void {
+    const index = this.jobs.indexOf(job);
+    if (index >= 0) this.jobs.splice(index, 1);
+    job.worker = undefined;
+    job.ticket = -1;
+  }
+
+  /** The job with this id, if this worker has it. */
+  jobOf(id: number): Job<Handle> | undefined {
+    for (const job of this.jobs) if (job.id === id) return job;
+    return undefined;
+  }
+}

@@ -5,6 +5,7 @@
 import type { Job } from "./job.ts";
 import { MODE_EACH } from "./protocol.ts";
 import type { Task } from "./task.ts";
+import { moduleExport, runTask } from "../_worker/task_function.ts";
 
 /** Loads a pool module's exports once, for inline runs. */
 export class InlineModule {
@@ -21,19 +22,9 @@ export class InlineModule {
    * @throws {TypeError} If the pool has no module or the export is not a function.
    */
   async task(name: string): Promise<Task> {
-    if (this.#specifier === undefined) {
-      throw new TypeError(
-        `Cannot run task "${name}" as the pool has no module: pass { module } to the Pool`,
-      );
-    }
+    if (this.#specifier === undefined) return moduleExport(undefined, name) as Task;
     this.#exports ??= import(this.#specifier);
-    const fn = (await this.#exports)[name];
-    if (typeof fn !== "function") {
-      throw new TypeError(
-        `Cannot run task "${name}" as the pool's module has no function export of that name`,
-      );
-    }
-    return fn as Task;
+    return moduleExport(await this.#exports, name) as Task;
   }
 }
 
@@ -44,8 +35,5 @@ export class InlineModule {
  */
 export async function runInline(job: Job, module: InlineModule): Promise<unknown> {
   const fn = (job.fn as Task | undefined) ?? await module.task(job.ref as string);
-  if (job.mode !== MODE_EACH) return await fn(...job.args);
-  const results: unknown[] = [];
-  for (const item of job.args[0] as unknown[]) results.push(await fn(item));
-  return results;
+  return await runTask(fn as (...args: unknown[]) => unknown, job.mode === MODE_EACH, job.args);
 }

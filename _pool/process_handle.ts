@@ -6,7 +6,7 @@
 
 import { encode, Encoded, UncloneableError } from "../_codec.ts";
 import { FrameReader, writeFrame } from "./frames.ts";
-import type { Handle, HandleEvents, SendStatus } from "./handle.ts";
+import { type Handle, type HandleEvents, HandleJobs, type SendStatus } from "./handle.ts";
 import type { Job } from "./job.ts";
 import { Mailbox } from "./mailbox.ts";
 import {
@@ -127,8 +127,7 @@ export function encodeForProcess(job: Job<Handle>): Encoded {
 }
 
 /** A pool worker in a child process. */
-export class ProcessHandle implements Handle {
-  readonly jobs: Job<Handle>[] = [];
+export class ProcessHandle extends HandleJobs implements Handle {
   readonly mailbox: Mailbox = new Mailbox();
   readonly spawnedAt: number = performance.now();
   finished = 0;
@@ -147,6 +146,7 @@ export class ProcessHandle implements Handle {
    * @param events Where replies and its death go.
    */
   constructor(module: string | undefined, flags: string[], events: HandleEvents) {
+    super();
     const child = this.#child = new Deno.Command(Deno.execPath(), {
       args: ["run", "--quiet", "--no-prompt", ...flags, RUNNER_URL.href, module ?? "-"],
       stdin: "piped",
@@ -175,11 +175,6 @@ export class ProcessHandle implements Handle {
     } catch {
       // The pipe broke: the process died, and its status reports it.
     }
-  }
-
-  /** Jobs sent and not yet finished (at most one). */
-  get load(): number {
-    return this.jobs.length;
   }
 
   /** A process takes a job only when idle: a job sent to it runs at once. */
@@ -228,18 +223,6 @@ export class ProcessHandle implements Handle {
   steal(job: Job<Handle>): boolean {
     job.state = "running";
     return false;
-  }
-
-  detach(job: Job<Handle>): void {
-    const index = this.jobs.indexOf(job);
-    if (index >= 0) this.jobs.splice(index, 1);
-    job.worker = undefined;
-    job.ticket = -1;
-  }
-
-  jobOf(id: number): Job<Handle> | undefined {
-    for (const job of this.jobs) if (job.id === id) return job;
-    return undefined;
   }
 
   evacuate(): { unstarted: Job<Handle>[]; running: Job<Handle> | undefined } {

@@ -7,7 +7,7 @@ import { PUT_DONE, PUT_FULL, PUT_STOPPED, PUT_TOO_LARGE, Ring } from "../_ring.t
 import { toWire, wakeWaiters } from "../_shareable.ts";
 import { endWorker, spawnWorker, unrefTimer } from "../_spawn.ts";
 import type { Job } from "./job.ts";
-import type { Handle, HandleEvents, SendStatus } from "./handle.ts";
+import { type Handle, type HandleEvents, HandleJobs, type SendStatus } from "./handle.ts";
 import { Mailbox } from "./mailbox.ts";
 import {
   type ArgsMessage,
@@ -57,7 +57,7 @@ export function encodeArgs(job: Job<Handle>): Encoded | null {
 }
 
 /** One live pool worker, with its rings and tickets. */
-export class WorkerHandle implements Handle {
+export class WorkerHandle extends HandleJobs implements Handle {
   readonly worker: Worker;
   readonly requests: Ring;
   readonly replies: Ring;
@@ -69,7 +69,6 @@ export class WorkerHandle implements Handle {
   /** Results that come by postMessage (REPLY_BY_MESSAGE). */
   readonly mailbox: Mailbox = new Mailbox();
   /** Jobs sent to the worker, in order; the first may be running, the rest wait in its ring. */
-  readonly jobs: Job<Handle>[] = [];
   idleTimer: ReturnType<typeof setTimeout> | undefined;
   dead = false;
   /** When it was spawned (performance.now()), for utilization. */
@@ -78,6 +77,7 @@ export class WorkerHandle implements Handle {
   finished = 0;
 
   constructor(bell: Int32Array, module: string | undefined, name: string, events: HandleEvents) {
+    super();
     // Room for one record of the largest payload: a full ring refuses more (SendStatus "full").
     const ringBytes = MAX_PAYLOAD_BYTES + RECORD_SLACK_BYTES;
     this.requests = Ring.create({ initialBytes: 1024, maxBytes: ringBytes });
@@ -112,11 +112,6 @@ export class WorkerHandle implements Handle {
     Atomics.store(this.state, STATE_CANCEL_KIND, kind);
     Atomics.store(this.state, STATE_CANCEL, id);
     Atomics.notify(this.state, STATE_CANCEL);
-  }
-
-  /** Jobs sent and not yet finished. */
-  get load(): number {
-    return this.jobs.length;
   }
 
   /** Whether it can take another job ahead of the one it runs. */
@@ -198,20 +193,13 @@ export class WorkerHandle implements Handle {
   }
 
   /** Takes `job` off this worker and frees its ticket. */
-  detach(job: Job<Handle>): void {
-    const index = this.jobs.indexOf(job);
-    if (index >= 0) this.jobs.splice(index, 1);
-    this.freeTickets.push(job.ticket);
-    job.worker = undefined;
-    job.ticket = -1;
+  override detach(job: Job<Handle>): void {
+    const ticket = job.ticket;
+    super.detach(job);
+    this.freeTickets.push(ticket);
   }
 
   /** The job with this id, if this worker has it. */
-  jobOf(id: number): Job<Handle> | undefined {
-    for (const job of this.jobs) if (job.id === id) return job;
-    return undefined;
-  }
-
   /**
    * Takes back every job not started, before the worker is retired.
    *

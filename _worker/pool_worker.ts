@@ -46,7 +46,7 @@ import {
 } from "../_pool/protocol.ts";
 import { installExitHooks, type WorkerScope } from "./exit_hooks.ts";
 import { Mailbox } from "../_pool/mailbox.ts";
-import { compileFunction, invoke, invokeEach } from "./task_function.ts";
+import { compileFunction, moduleExport, runTask } from "./task_function.ts";
 
 /** Attributes timer callbacks to the task that scheduled them (see the file comment). */
 export class TaskTimers {
@@ -157,17 +157,7 @@ export class PoolWorker {
   }
 
   resolve(ref: number | string, source: string | undefined): (...args: unknown[]) => unknown {
-    if (typeof ref === "string") {
-      const fn = this.module?.[ref];
-      if (typeof fn !== "function") {
-        throw new TypeError(
-          this.module === undefined
-            ? `Cannot run task "${ref}" as the pool has no module: pass { module } to the Pool`
-            : `Cannot run task "${ref}" as the pool's module has no function export of that name`,
-        );
-      }
-      return fn as (...args: unknown[]) => unknown;
-    }
+    if (typeof ref === "string") return moduleExport(this.module, ref);
     let fn = this.functions.get(ref);
     if (fn === undefined) {
       fn = compileFunction(source ?? this.sources.get(ref)!);
@@ -293,9 +283,7 @@ export class PoolWorker {
         const input = request.kind === REQUEST_BY_MESSAGE
           ? (await this.mailbox.receive(id)) as unknown[]
           : request.args as unknown[];
-        value = request.mode === MODE_EACH
-          ? await invokeEach(fn, input[0] as unknown[])
-          : await invoke(fn, input);
+        value = await runTask(fn, request.mode === MODE_EACH, input);
       } catch (error) {
         ok = false;
         value = typeof ref === "number" ? explainScopeError(error) : error;

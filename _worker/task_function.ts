@@ -78,3 +78,32 @@ export async function loadTarget(spec: TargetSpec): Promise<(...args: unknown[])
   }
   return fn as (...args: unknown[]) => unknown;
 }
+
+/**
+ * A pool module's export `name`, as a task.
+ *
+ * @throws {TypeError} If the pool has no module, or the export is not a function.
+ */
+export function moduleExport(
+  module: Record<string, unknown> | undefined,
+  name: string,
+): (...args: unknown[]) => unknown {
+  const fn = module?.[name];
+  if (typeof fn !== "function") {
+    throw new TypeError(
+      module === undefined
+        ? `Cannot run task "${name}" as the pool has no module: pass { module } to the Pool`
+        : `Cannot run task "${name}" as the pool's module has no function export of that name`,
+    );
+  }
+  return fn as (...args: unknown[]) => unknown;
+}
+
+/** Runs a task in its mode: once with `args`, or on each item of `args[0]` (MODE_EACH). */
+export function runTask(
+  fn: (...args: unknown[]) => unknown,
+  each: boolean,
+  args: unknown[],
+): Promise<unknown> {
+  return each ? invokeEach(fn, args[0] as unknown[]) : invoke(fn, args);
+}

@@ -227,21 +227,31 @@ async function burst(contender: Contender): Promise<number> {
   return POOL_BURST / ((performance.now() - started) / 1000);
 }
 
+/** A contender's figures: median sequential latency (us) and burst rate (tasks/s). */
+interface Measured {
+  name: string;
+  latency: number;
+  rate: number;
+}
+
+/** Warms a contender up (workers and JIT), then measures it ROUNDS times and closes it. */
+async function measureContender(make: () => Contender): Promise<Measured> {
+  const contender = make();
+  for (let i = 0; i < 2000; i++) await contender.run(i);
+  const latencies: number[] = [];
+  const rates: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    latencies.push(await sequential(contender));
+    rates.push(await burst(contender));
+  }
+  await contender.close();
+  return { name: contender.name, latency: median(latencies), rate: median(rates) };
+}
+
 async function poolSection(): Promise<void> {
   console.log(`\n## Pool: 2 workers, tiny task x => x + 1 (median of ${ROUNDS})\n`);
-  const rows: { name: string; latency: number; rate: number }[] = [];
-  for (const make of contenders()) {
-    const contender = make();
-    for (let i = 0; i < 2000; i++) await contender.run(i); // warm up workers and JIT
-    const latencies: number[] = [];
-    const rates: number[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      latencies.push(await sequential(contender));
-      rates.push(await burst(contender));
-    }
-    await contender.close();
-    rows.push({ name: contender.name, latency: median(latencies), rate: median(rates) });
-  }
+  const rows: Measured[] = [];
+  for (const make of contenders()) rows.push(await measureContender(make));
   const theta = rows[0]!;
   console.log("| pool | sequential, us/task | burst, tasks/s | theta faster: sequential | burst |");
   console.log("|---|---|---|---|---|");
@@ -402,18 +412,8 @@ async function isolationSection(): Promise<void> {
   console.log("| pool | sequential, us/task | burst, tasks/s |");
   console.log("|---|---|---|");
   for (const make of makers) {
-    const contender = make();
-    for (let i = 0; i < 2000; i++) await contender.run(i); // warm up workers and JIT
-    const latencies: number[] = [];
-    const rates: number[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      latencies.push(await sequential(contender));
-      rates.push(await burst(contender));
-    }
-    await contender.close();
-    console.log(
-      `| ${contender.name} | ${median(latencies).toFixed(1)} | ${format(median(rates))} |`,
-    );
+    const { name, latency, rate } = await measureContender(make);
+    console.log(`| ${name} | ${latency.toFixed(1)} | ${format(rate)} |`);
   }
 
   console.log("\nA runaway task (`while (true) {}`) cancelled after 100 ms:\n");
