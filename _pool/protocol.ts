@@ -142,20 +142,23 @@ export const RECORD_SLACK_BYTES = 64 * 1024;
  * both, and a crashed worker's running task is the one whose ticket is negative.
  */
 export const PREFETCH = 4;
-/** After the tickets: the worker's kill word (see Termination in _futex.ts): 0, then 1 once. */
-export const STATE_KILL = PREFETCH;
+/**
+ * The worker's kill word (see Termination in _futex.ts): 0, then 1 once. It sits beside the
+ * critical-section count (STATE_CRIT), on the second cache line: the worker reads it around every
+ * ring operation, and the first line takes the main thread's ticket writes for every task.
+ */
+export const STATE_KILL = 17;
 /**
  * The cancel words, written by the main thread only, before it ends the worker of a running task
  * that timed out or was aborted: STATE_CANCEL_KIND (CANCEL_*), then STATE_CANCEL (the task's id,
  * 0 before). The task's `taskContext().signal` reads them, so a cooperative task, even one busy
  * in a loop that never yields, sees `signal.aborted` and stops.
  */
-export const STATE_CANCEL = PREFETCH + 1;
-export const STATE_CANCEL_KIND = PREFETCH + 2;
+export const STATE_CANCEL = PREFETCH;
+export const STATE_CANCEL_KIND = PREFETCH + 1;
 /**
- * The worker's critical-section count (see Termination in _futex.ts), on a cache line of its
- * own: the worker changes it around every ring operation, while the main thread writes the
- * tickets on the first line for every task it sends.
+ * The worker's critical-section count (see Termination in _futex.ts), on the second cache line
+ * with the kill word: the worker changes it around every ring operation.
  */
 export const STATE_CRIT = 16;
 export const STATE_BYTES = 32 * 4;
