@@ -38,11 +38,11 @@ export function checkPutStatus(status: number, timeout: number | undefined): voi
   }
 }
 
-/** Validates a read count. */
-export function checkCount(count: number | undefined): void {
+/** Validates a count of items to read or get (`what`: "read", "get items"). */
+export function checkCount(count: number | undefined, what = "read"): void {
   if (count !== undefined && !(Number.isInteger(count) && count > 0)) {
     throw new RangeError(
-      `Cannot read as count must be a positive integer: current value is ${count}`,
+      `Cannot ${what} as count must be a positive integer: current value is ${count}`,
     );
   }
 }

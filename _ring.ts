@@ -321,6 +321,41 @@ export class Ring {
   }
 
   /**
+   * Encodes and adds values in order under one hold of the tail lock, without waiting; waiting
+   * readers are woken once. Every value is encoded first, so one that cannot be sent adds none.
+   *
+   * @returns How many were added, and the status that stopped the rest (PUT_DONE if none did).
+   * @throws {TypeError} If a value cannot be sent, naming `what[i]`; nothing is added.
+   */
+  tryPutMany(
+    values: readonly unknown[],
+    evict: boolean,
+    what = "values",
+  ): { added: number; status: number } {
+    const encoder = Encoder.get();
+    const records = values.map((value, i) => encoder.encode(value, `${what}[${i}]`).slice());
+    const ctl = this.ctl;
+    let added = 0;
+    let status = PUT_DONE;
+    criticalLock(ctl, CTL_TAIL_LOCK);
+    try {
+      this.#refreshViews();
+      for (const bytes of records) {
+        status = this.#putLocked(bytes, bytes.length, 4 + align4(bytes.length), evict);
+        if (status !== PUT_DONE) break;
+        added++;
+      }
+    } finally {
+      criticalUnlock(ctl, CTL_TAIL_LOCK);
+    }
+    if (added > 0 && Atomics.load(ctl, CTL_READERS) > 0) {
+      Atomics.add(ctl, CTL_READ_SEQ, 1);
+      notify(ctl, CTL_READ_SEQ, added);
+    }
+    return { added, status };
+  }
+
+  /**
    * Adds a value, blocking while the ring is full (count or bytes).
    *
    * @returns PUT_DONE, PUT_STOPPED, PUT_TOO_LARGE or PUT_TIMED_OUT.
@@ -418,9 +453,49 @@ export class Ring {
    * @returns The value, ENDED if stopped and drained, TIMED_OUT on timeout.
    */
   take(timeout?: number, spinMs = 0): unknown {
+    return this.#takeWaiting(() => this.#tryTake(), timeout, spinMs);
+  }
+
+  /**
+   * Removes up to `max` values at once, blocking until there is at least one: one lock hold and
+   * one wake-up of waiting writers for the whole batch.
+   *
+   * @returns The values (at least one), ENDED if stopped and drained, TIMED_OUT on timeout.
+   */
+  takeBatch(max: number, timeout?: number): unknown[] | typeof ENDED | typeof TIMED_OUT {
+    return this.#takeWaiting(() => this.#tryTakeBatch(max), timeout, 0) as
+      | unknown[]
+      | typeof ENDED
+      | typeof TIMED_OUT;
+  }
+
+  /** `take` without blocking the event loop. */
+  takeAsync(timeout?: number, signal?: AbortSignal): Promise<unknown> {
+    return this.#takeWaitingAsync(() => this.#tryTake(), timeout, signal);
+  }
+
+  /** `takeBatch` without blocking the event loop. */
+  takeBatchAsync(
+    max: number,
+    timeout?: number,
+    signal?: AbortSignal,
+  ): Promise<unknown[] | typeof ENDED | typeof TIMED_OUT> {
+    return this.#takeWaitingAsync(() => this.#tryTakeBatch(max), timeout, signal) as Promise<
+      unknown[] | typeof ENDED | typeof TIMED_OUT
+    >;
+  }
+
+  /** Up to `max` values now, or NOTHING. */
+  #tryTakeBatch(max: number): unknown {
+    const values = this.takeMany(max);
+    return values.length > 0 ? values : NOTHING;
+  }
+
+  /** Calls `grab` until it returns something, sleeping while the ring is empty. */
+  #takeWaiting(grab: () => unknown, timeout: number | undefined, spinMs: number): unknown {
     const deadline = deadlineOf(timeout);
     for (;;) {
-      const result = this.#tryTake();
+      const result = grab();
       if (result !== NOTHING) return result;
       if (this.#spinWhileEmpty(spinMs)) continue;
       const state = this.#registerUnlessReadable(deadline);
@@ -436,12 +511,16 @@ export class Ring {
     }
   }
 
-  /** `take` without blocking the event loop. */
-  async takeAsync(timeout?: number, signal?: AbortSignal): Promise<unknown> {
+  /** `#takeWaiting` without blocking the event loop. */
+  async #takeWaitingAsync(
+    grab: () => unknown,
+    timeout: number | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
     signal?.throwIfAborted();
     const deadline = deadlineOf(timeout);
     for (;;) {
-      const result = this.#tryTake();
+      const result = grab();
       if (result !== NOTHING) return result;
       const state = this.#registerUnlessReadable(deadline);
       if (state === MUST_WAIT) {

@@ -22,7 +22,13 @@ import {
 import { Shareables } from "./_shareable.ts";
 import { QueueEmpty, QueueFull, QueueStopped, QueueTimeout } from "./_errors.ts";
 import type { WaitOptions } from "./_futex.ts";
-import { checkHandle, checkMaxBytes, MAX_RING_ITEMS, waitOptionsOf } from "./_checks.ts";
+import {
+  checkCount,
+  checkHandle,
+  checkMaxBytes,
+  MAX_RING_ITEMS,
+  waitOptionsOf,
+} from "./_checks.ts";
 
 export { QueueEmpty, QueueFull, QueueStopped, QueueTimeout } from "./_errors.ts";
 export type { WaitOptions } from "./_futex.ts";
@@ -219,6 +225,73 @@ export class EvictingQueue<T> implements Iterable<T>, AsyncIterable<T>, Disposab
         "Cannot put the item as the unbounded queue's storage reached maxBytes: consume faster or raise maxBytes",
       );
     }
+  }
+
+  /**
+   * Adds items in order, evicting the oldest as needed (bounded queues): one lock hold and one
+   * wake-up for the whole batch. Never blocks. Every item is checked first: one that cannot
+   * cross threads adds none.
+   *
+   * @param values The items.
+   * @throws {QueueStopped} If the queue was stopped (none added).
+   * @throws {QueueFull} If an item does not fit in `maxBytes`: the items before it were added.
+   * @throws {TypeError} If an item cannot cross threads, naming it; none added.
+   *
+   * @example A batch in, a batch out
+   * ```ts
+   * import { EvictingQueue } from "@theta/theta/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const queue = new EvictingQueue<number>(4);
+   * queue.putMany([1, 2, 3, 4, 5, 6]); // evicts 1 and 2
+   * assert.deepEqual(queue.getMany(3), [3, 4, 5]);
+   * assert.deepEqual(queue.getMany(10), [6]);
+   * ```
+   */
+  putMany(values: Iterable<T>): void {
+    const items = Array.isArray(values) ? values : [...values];
+    const { added, status } = this.#ring.tryPutMany(items, this.#evicting, "values");
+    if (status === PUT_STOPPED) {
+      throw new QueueStopped("Cannot put the items as the queue is stopped");
+    }
+    if (status !== 0) {
+      throw new QueueFull(
+        `Cannot put item ${added} of ${items.length} as it does not fit in the queue's maxBytes: the ${added} before it were added`,
+      );
+    }
+  }
+
+  /**
+   * Removes up to `count` items, oldest first, blocking until there is at least one: one lock
+   * hold and one wake-up for the whole batch.
+   *
+   * @param count Most items to return.
+   * @param timeout Milliseconds to wait at most for the first item; no limit if undefined.
+   * @returns Between 1 and `count` items.
+   * @throws {QueueTimeout} If no item arrived in time.
+   * @throws {QueueStopped} If the queue is stopped and drained.
+   * @throws {RangeError} If `count` is not a positive integer or `timeout` is negative.
+   */
+  getMany(count: number, timeout?: number): T[] {
+    checkCount(count, "get items");
+    checkTimeout(timeout);
+    return this.#result(this.#ring.takeBatch(count, timeout), timeout) as unknown as T[];
+  }
+
+  /**
+   * `getMany` without blocking the event loop.
+   *
+   * @param count Most items to return.
+   * @param options A timeout in ms, or `{ timeout, signal }`.
+   * @returns Between 1 and `count` items.
+   * @throws Like `getMany`, and the signal's reason if it aborts.
+   */
+  async getManyAsync(count: number, options?: number | WaitOptions): Promise<T[]> {
+    checkCount(count, "get items");
+    const { timeout, signal } = waitOptionsOf(options);
+    checkTimeout(timeout);
+    const result = await this.#ring.takeBatchAsync(count, timeout, signal);
+    return this.#result(result, timeout) as unknown as T[];
   }
 
   /**

@@ -350,3 +350,68 @@ Deno.test("a writer killed under contention leaves queues and channels usable", 
     /killed 40 writers\ntimed out 20 pool tasks\nmain put ok\nworker put ok true\nchannel write ok/,
   );
 });
+
+Deno.test("EvictingQueue batches: putMany, getMany, getManyAsync", async (t) => {
+  await t.step("in order, evicting the oldest when bounded", () => {
+    const queue = new EvictingQueue<number>(4);
+    queue.putMany([1, 2, 3, 4, 5, 6]);
+    assert.deepEqual(queue.getMany(3), [3, 4, 5]);
+    assert.deepEqual(queue.getMany(10), [6]);
+    assert.equal(queue.stats.evicted, 2);
+    queue.putMany(new Set([7, 8]));
+    assert.deepEqual(queue.flush(), [7, 8]);
+  });
+
+  await t.step("getMany blocks for the first item, then times out or ends", async () => {
+    const queue = new EvictingQueue<string>();
+    assert.throws(() => queue.getMany(2, 5), QueueTimeout);
+    setTimeout(() => queue.putMany(["a", "b", "c"]), 10);
+    assert.deepEqual(await queue.getManyAsync(2, { timeout: 5000 }), ["a", "b"]);
+    queue.stop();
+    assert.deepEqual(queue.getMany(5), ["c"]); // what is left, then
+    assert.throws(() => queue.getMany(5), QueueStopped);
+    await assert.rejects(queue.getManyAsync(5), QueueStopped);
+    assert.throws(() => queue.putMany([1 as never]), QueueStopped);
+  });
+
+  await t.step("one uncloneable item adds none; an item over maxBytes stops the batch", () => {
+    const queue = new EvictingQueue<unknown>(undefined, { maxBytes: 1024 });
+    assert.throws(() => queue.putMany([1, () => 2, 3]), /values\[1\]/);
+    assert.equal(queue.length, 0);
+    assert.throws(() => queue.putMany([1, "x".repeat(5000), 3]), QueueFull);
+    assert.deepEqual(queue.flush(), [1]);
+  });
+
+  await t.step("abort and bad counts", async () => {
+    const queue = new EvictingQueue<number>();
+    const controller = new AbortController();
+    const waiting = queue.getManyAsync(3, { signal: controller.signal });
+    controller.abort(new Error("enough"));
+    await assert.rejects(waiting, /enough/);
+    for (const count of [0, -1, 1.5, NaN]) {
+      assert.throws(() => queue.getMany(count), RangeError);
+      await assert.rejects(queue.getManyAsync(count), RangeError);
+    }
+  });
+
+  await t.step("a worker's batches reach the main thread whole and in order", async () => {
+    const queue = new EvictingQueue<number>();
+    const { StoppableThread } = await import("./thread.ts");
+    const producer = new StoppableThread((_t, q: EvictingQueue<number>) => {
+      for (let i = 0; i < 100; i++) q.putMany(Array.from({ length: 100 }, (_, j) => i * 100 + j));
+      q.stop();
+    }, { args: [queue] }).start();
+    const received: number[] = [];
+    for (;;) {
+      try {
+        received.push(...await queue.getManyAsync(256, { timeout: 10_000 }));
+      } catch (error) {
+        if (error instanceof QueueStopped) break;
+        throw error;
+      }
+    }
+    await producer.join();
+    assert.equal(received.length, 10_000);
+    assert.ok(received.every((value, i) => value === i));
+  });
+});
