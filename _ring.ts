@@ -136,6 +136,9 @@ export function align4(n: number): number {
  * sees the item or the producer sees the waiter (and the waiter's sleep returns at once).
  */
 export class Ring {
+  /** This thread's scratch block for batch puts (see tryPutMany). */
+  static #batchBlock: Uint8Array = new Uint8Array(4096);
+
   /**
    * Allocates a new ring.
    *
@@ -332,17 +335,33 @@ export class Ring {
     evict: boolean,
     what = "values",
   ): { added: number; status: number } {
+    // Every value is encoded into one block first (no copy per value), outside the lock.
     const encoder = Encoder.get();
-    const records = values.map((value, i) => encoder.encode(value, `${what}[${i}]`).slice());
+    const lengths = new Array<number>(values.length);
+    let block = Ring.#batchBlock;
+    let total = 0;
+    for (let i = 0; i < values.length; i++) {
+      const length = encoder.encodeLength(values[i], `${what}[${i}]`);
+      if (total + length > block.length) {
+        const grown = new Uint8Array(Math.max(2 * block.length, total + length));
+        grown.set(block.subarray(0, total));
+        block = Ring.#batchBlock = grown;
+      }
+      block.set(encoder.buf.subarray(0, length), total);
+      lengths[i] = length;
+      total += length;
+    }
     const ctl = this.ctl;
     let added = 0;
     let status = PUT_DONE;
     criticalLock(ctl, CTL_TAIL_LOCK);
     try {
       this.#refreshViews();
-      for (const bytes of records) {
-        status = this.#putLocked(bytes, bytes.length, 4 + align4(bytes.length), evict);
+      let at = 0;
+      for (const length of lengths) {
+        status = this.#putLocked(block.subarray(at, at + length), length, 4 + align4(length), evict);
         if (status !== PUT_DONE) break;
+        at += length;
         added++;
       }
     } finally {

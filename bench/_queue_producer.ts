@@ -5,7 +5,7 @@ import { EvictingQueue } from "../queue.ts";
 import { type ChannelEndHandle, ChannelWriter } from "../channel.ts";
 
 export interface ProducerJob {
-  transport: "theta" | "channel" | "postMessage" | "ringbuf";
+  transport: "theta" | "thetaBatch" | "channel" | "postMessage" | "ringbuf" | "ringbufBatch";
   kind: "number" | "object";
   count: number;
   start: SharedArrayBuffer;
@@ -13,6 +13,9 @@ export interface ProducerJob {
   ring?: SharedArrayBuffer;
   writer?: ChannelEndHandle;
 }
+
+/** Items per batch in the batched transports. */
+export const BATCH = 256;
 
 const scope = self as unknown as {
   onmessage: (event: MessageEvent<ProducerJob>) => void;
@@ -28,6 +31,21 @@ scope.onmessage = ({ data: job }) => {
   if (job.transport === "theta") {
     const queue = EvictingQueue.from<unknown>(job.queue!);
     for (let i = 0; i < job.count; i++) queue.put(item(i));
+  } else if (job.transport === "thetaBatch") {
+    const queue = EvictingQueue.from<unknown>(job.queue!);
+    const batch = new Array<unknown>(BATCH);
+    for (let i = 0; i < job.count; i += BATCH) {
+      for (let j = 0; j < BATCH; j++) batch[j] = item(i + j);
+      queue.putMany(batch);
+    }
+  } else if (job.transport === "ringbufBatch") {
+    const ring = new RingBuffer(job.ring!, Float64Array);
+    const batch = new Float64Array(BATCH);
+    for (let i = 0; i < job.count; i += BATCH) {
+      for (let j = 0; j < BATCH; j++) batch[j] = i + j;
+      let sent = 0;
+      while (sent < BATCH) sent += ring.push(batch.subarray(sent));
+    }
   } else if (job.transport === "channel") {
     const writer = ChannelWriter.from<unknown>(job.writer!);
     for (let i = 0; i < job.count; i++) writer.write(item(i));

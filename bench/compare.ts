@@ -13,7 +13,7 @@ import { RingBuffer } from "ringbuf.js";
 import { Piscina } from "piscina";
 import workerpool from "workerpool";
 import { Tinypool } from "tinypool";
-import type { ProducerJob } from "./_queue_producer.ts";
+import { BATCH, type ProducerJob } from "./_queue_producer.ts";
 
 const ROUNDS = 5;
 const QUEUE_ITEMS = 500_000;
@@ -118,6 +118,40 @@ async function ringbufQueue(): Promise<number> {
   return rate;
 }
 
+/** theta's queue in batches of BATCH: putMany in the worker, getMany on the main thread. */
+async function thetaQueueBatched(): Promise<number> {
+  const queue = new EvictingQueue<unknown>();
+  const { worker, go } = await producer({
+    transport: "thetaBatch",
+    kind: "number",
+    count: QUEUE_ITEMS,
+    queue: queue.handle,
+  });
+  const started = go();
+  for (let received = 0; received < QUEUE_ITEMS;) received += queue.getMany(BATCH).length;
+  const rate = QUEUE_ITEMS / ((performance.now() - started) / 1000);
+  worker.terminate();
+  return rate;
+}
+
+/** ringbuf.js in batches of BATCH floats. */
+async function ringbufBatched(): Promise<number> {
+  const ring = RingBuffer.getStorageForCapacity(4096, Float64Array);
+  const buffer = new RingBuffer(ring, Float64Array);
+  const { worker, go } = await producer({
+    transport: "ringbufBatch",
+    kind: "number",
+    count: QUEUE_ITEMS,
+    ring,
+  });
+  const batch = new Float64Array(BATCH);
+  const started = go();
+  for (let received = 0; received < QUEUE_ITEMS;) received += buffer.pop(batch);
+  const rate = QUEUE_ITEMS / ((performance.now() - started) / 1000);
+  worker.terminate();
+  return rate;
+}
+
 async function measure(run: () => Promise<number>): Promise<number> {
   const rates: number[] = [];
   for (let i = 0; i < ROUNDS; i++) rates.push(await run());
@@ -133,6 +167,8 @@ async function queueSection(): Promise<void> {
   const postNumbers = await measure(() => postMessageQueue("number"));
   const postObjects = await measure(() => postMessageQueue("object"));
   const ringbuf = await measure(ringbufQueue);
+  const thetaBatched = await measure(thetaQueueBatched);
+  const ringbufBatch = await measure(ringbufBatched);
   console.log("| transport | numbers | small objects | theta / it (numbers) |");
   console.log("|---|---|---|---|");
   console.log(
@@ -151,6 +187,17 @@ async function queueSection(): Promise<void> {
   console.log(
     `| ringbuf.js 0.4.0 (Float64, SPSC) | ${format(ringbuf)} | n/a | ${
       (thetaNumbers / ringbuf).toFixed(2)
+    }x |`,
+  );
+  console.log(
+    `\nBatches of ${BATCH} numbers (putMany/getMany; ringbuf.js push/pop of a Float64Array):\n`,
+  );
+  console.log("| transport | numbers | theta / it |");
+  console.log("|---|---|---|");
+  console.log(`| theta EvictingQueue putMany/getMany | ${format(thetaBatched)} | 1.00x |`);
+  console.log(
+    `| ringbuf.js 0.4.0 batched | ${format(ringbufBatch)} | ${
+      (thetaBatched / ringbufBatch).toFixed(2)
     }x |`,
   );
 }
