@@ -359,7 +359,12 @@ export class Ring {
       this.#refreshViews();
       let at = 0;
       for (const length of lengths) {
-        status = this.#putLocked(block.subarray(at, at + length), length, 4 + align4(length), evict);
+        status = this.#putLocked(
+          block.subarray(at, at + length),
+          length,
+          4 + align4(length),
+          evict,
+        );
         if (status !== PUT_DONE) break;
         at += length;
         added++;
