@@ -120,17 +120,6 @@ interface JobRecord {
   error?: Uint8Array;
 }
 
-/** The message sent through kv.enqueue to wake listeners. */
-interface WakeMessage {
-  thetaKvPool: string;
-  id: string;
-}
-
-function isWakeMessage(value: unknown): value is WakeMessage {
-  return typeof value === "object" && value !== null &&
-    typeof (value as WakeMessage).thetaKvPool === "string";
-}
-
 function checkMs(value: number, what: string): void {
   if (!(typeof value === "number" && value >= 0 && value < Infinity)) {
     throw new RangeError(
@@ -188,7 +177,10 @@ function wakeFinishWaiters(key: string): void {
  * and on Deno Deploy.
  *
  * Only task names travel (functions cannot be stored), so every process names the same tasks.
- * The pool listens to `kv.listenQueue` for wake-ups: leave the KV's queue to it.
+ * It needs KV only, not KV queues (which the new Deno Deploy lacks): listeners poll for due jobs
+ * every `pollInterval` ms and are woken at once by enqueues in their own isolate; an app's own
+ * `kv.listenQueue` keeps all its messages. Delivery is at least once: a job runs again only if its
+ * lease expired, so tasks should be idempotent.
  *
  * @typeParam M The tasks: names, arguments and results are typed through.
  *
@@ -374,7 +366,6 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
         .check({ key: this.#key("job", job.id), versionstamp: null })
         .set(this.#key("job", job.id), job)
         .set(this.#key("ready", job.notBefore, job.id), job.id)
-        .enqueue({ thetaKvPool: this.#name, id: job.id } satisfies WakeMessage, { delay })
         .commit()
     );
     if (!committed.ok) throw new Error("Cannot enqueue the job: its id is taken (retry)");
@@ -386,9 +377,11 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
    * Where a job is.
    *
    * @param id The job's id.
-   * @returns Its status, or undefined for an unknown (or expired) id.
+   * @returns Its status, or undefined for an unknown (or expired) id, or one that is not a
+   * string.
    */
   async status(id: string): Promise<JobStatus | undefined> {
+    if (typeof id !== "string" || id === "") return undefined;
     const { value } = await retryWhileBusy(() => this.#kv.get<JobRecord>(this.#key("job", id)));
     return value === null ? undefined : statusOf(value);
   }
@@ -457,15 +450,11 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
     if (this.#listening !== undefined) {
       return Promise.reject(new TypeError("Cannot listen as this KvPool already listens"));
     }
+    // Listeners find jobs by polling the ready keys (and are woken at once by enqueues in this
+    // isolate): KV queues are not used, since the new Deno Deploy has none and an app's own
+    // listenQueue must keep its messages.
     let pools = listening.get(this.#kv);
-    if (pools === undefined) {
-      listening.set(this.#kv, pools = new Map());
-      const registry = pools;
-      // One queue listener per KV handle, shared by its pools; it ends when the KV closes.
-      this.#kv.listenQueue((message: unknown) => {
-        if (isWakeMessage(message)) registry.get(message.thetaKvPool)?.wake();
-      }).catch(() => {});
-    }
+    if (pools === undefined) listening.set(this.#kv, pools = new Map());
     if (pools.has(this.#name)) {
       return Promise.reject(
         new TypeError(`Cannot listen as another KvPool named "${this.#name}" listens on this KV`),
@@ -640,10 +629,7 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
         };
         apply = (atomic) =>
           atomic.set(jobKey, retry)
-            .set(this.#key("ready", retry.notBefore, job.id), job.id)
-            .enqueue({ thetaKvPool: this.#name, id: job.id } satisfies WakeMessage, {
-              delay: retryIn,
-            });
+            .set(this.#key("ready", retry.notBefore, job.id), job.id);
       } else {
         const failed: JobRecord = {
           ...job,

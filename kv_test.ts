@@ -191,3 +191,47 @@ Deno.test("KvPool.listen stops when its signal aborts, and may listen again", as
     kv.close();
   }
 });
+
+Deno.test("KvPool works where KV has no queues (the new Deno Deploy)", async () => {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--unstable-kv",
+      new URL("./testdata/kv_no_queues.ts", import.meta.url).pathname,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  assert.equal(new TextDecoder().decode(stdout), "submit 5\nenqueue 8\n");
+});
+
+Deno.test("KvPool leaves the app's own queue alone; status of a non-string id", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const received: unknown[] = [];
+    const got = Promise.withResolvers<void>();
+    const appQueue = kv.listenQueue((message) => {
+      received.push(message);
+      got.resolve();
+    });
+    const jobs = new KvPool(kv, { tasks: { add: (a: number, b: number) => a + b } });
+    const listening = jobs.listen();
+    assert.equal(await jobs.submit("add", 1, 2), 3);
+    await kv.enqueue({ app: "message" });
+    await got.promise;
+    assert.deepEqual(received, [{ app: "message" }]); // nothing of theta's
+    for (const id of [null, 42, undefined, ""]) {
+      assert.equal(await jobs.status(id as never), undefined);
+    }
+    await jobs.close();
+    await listening;
+    kv.close();
+    await appQueue;
+  } finally {
+    try {
+      kv.close();
+    } catch { /* closed */ }
+  }
+});
