@@ -29,6 +29,8 @@ export interface JobStatus<R = unknown> {
   state: JobState;
   /** Runs started, retries included. */
   attempts: number;
+  /** Runs whose lease expired (their listener died or stalled); they use up no retry. */
+  stalls: number;
   /** The result, once done. */
   result?: R;
   /** The last error: of the failed job, or of the attempt before a retry. */
@@ -83,6 +85,13 @@ export interface KvPoolOptions<M> {
    * @default {4}
    */
   concurrency?: number;
+  /**
+   * Stalls (runs whose lease expired) a job may have before it goes to the dead letters. A stall
+   * uses up no retry of `backoffSchedule`.
+   *
+   * @default {3}
+   */
+  maxStalls?: number;
 }
 
 /** Options for {@linkcode KvPool.prototype.enqueue}. */
@@ -93,6 +102,29 @@ export interface EnqueueOptions {
    * @default {0}
    */
   delay?: number;
+  /**
+   * An idempotency key: enqueueing the same key again (while the first job's record is kept)
+   * returns the first job's id and runs nothing twice.
+   *
+   * @default {undefined}
+   */
+  key?: string;
+}
+
+/** Options for {@linkcode KvPool.prototype.drain}. */
+export interface DrainOptions {
+  /**
+   * Stops taking new jobs (the running ones finish).
+   *
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
+  /**
+   * Most jobs to run.
+   *
+   * @default {Infinity}
+   */
+  max?: number;
 }
 
 /** Options for {@linkcode KvPool.prototype.result}. */
@@ -112,6 +144,7 @@ interface JobRecord {
   args: Uint8Array;
   state: JobState;
   attempts: number;
+  stalls?: number;
   enqueuedAt: number;
   notBefore: number;
   leaseUntil: number;
@@ -210,6 +243,7 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
   readonly #leaseMs: number;
   readonly #pollInterval: number;
   readonly #concurrency: number;
+  readonly #maxStalls: number;
   #module: Promise<Record<string, unknown>> | undefined;
   #listening: PromiseWithResolvers<void> | undefined;
   #kick: (() => void) | undefined;
@@ -255,6 +289,13 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
     this.#resultTtl = options.resultTtl ?? 86_400_000;
     this.#leaseMs = options.leaseMs ?? 30_000;
     this.#pollInterval = options.pollInterval ?? 50;
+    const maxStalls = options.maxStalls ?? 3;
+    if (!(Number.isInteger(maxStalls) && maxStalls >= 0)) {
+      throw new RangeError(
+        `Cannot create the KvPool as maxStalls must be a non-negative integer: current value is ${maxStalls}`,
+      );
+    }
+    this.#maxStalls = maxStalls;
     checkMs(this.#resultTtl, "resultTtl");
     checkMs(this.#leaseMs, "leaseMs");
     checkMs(this.#pollInterval, "pollInterval");
@@ -350,6 +391,12 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
         `Cannot enqueue the job as delay must be a non-negative number of ms: current value is ${delay}`,
       );
     }
+    const key = options.key;
+    if (key !== undefined && (typeof key !== "string" || key === "")) {
+      throw new TypeError(
+        `Cannot enqueue the job as key must be a non-empty string: current value is ${key}`,
+      );
+    }
     const now = Date.now();
     const job: JobRecord = {
       id: crypto.randomUUID(),
@@ -361,14 +408,27 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
       notBefore: now + delay,
       leaseUntil: 0,
     };
-    const committed = await retryWhileBusy(() =>
-      this.#kv.atomic()
-        .check({ key: this.#key("job", job.id), versionstamp: null })
-        .set(this.#key("job", job.id), job)
-        .set(this.#key("ready", job.notBefore, job.id), job.id)
-        .commit()
-    );
-    if (!committed.ok) throw new Error("Cannot enqueue the job: its id is taken (retry)");
+    const keyKey = key === undefined ? undefined : this.#key("key", key);
+    for (;;) {
+      if (keyKey !== undefined) {
+        // The same key enqueued before: its job's id, while that job's record is kept.
+        const existing = await retryWhileBusy(() => this.#kv.get<string>(keyKey));
+        if (existing.value !== null) {
+          const first = await retryWhileBusy(() =>
+            this.#kv.get<JobRecord>(this.#key("job", existing.value!))
+          );
+          if (first.value !== null) return existing.value;
+        }
+        let atomic = this.#kv.atomic().check(existing);
+        atomic = this.#addJob(atomic, job).set(keyKey, job.id, { expireIn: this.#resultTtl });
+        const committed = await retryWhileBusy(() => atomic.commit());
+        if (committed.ok) break;
+        continue; // another enqueue of this key won: read its id
+      }
+      const committed = await retryWhileBusy(() => this.#addJob(this.#kv.atomic(), job).commit());
+      if (!committed.ok) throw new Error("Cannot enqueue the job: its id is taken (retry)");
+      break;
+    }
     if (delay === 0) listening.get(this.#kv)?.get(this.#name)?.wake();
     return job.id;
   }
@@ -384,6 +444,121 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
     if (typeof id !== "string" || id === "") return undefined;
     const { value } = await retryWhileBusy(() => this.#kv.get<JobRecord>(this.#key("job", id)));
     return value === null ? undefined : statusOf(value);
+  }
+
+  /** Adds a new job's records to `atomic`. */
+  #addJob(atomic: Deno.AtomicOperation, job: JobRecord): Deno.AtomicOperation {
+    return atomic
+      .check({ key: this.#key("job", job.id), versionstamp: null })
+      .set(this.#key("job", job.id), job)
+      .set(this.#key("ready", job.notBefore, job.id), job.id);
+  }
+
+  /**
+   * Removes a job that has not started.
+   *
+   * @param id The job's id.
+   * @returns True if it was queued and is now gone; false if it runs, ran, or is unknown.
+   */
+  async cancel(id: string): Promise<boolean> {
+    if (typeof id !== "string" || id === "") return false;
+    for (;;) {
+      const entry = await retryWhileBusy(() => this.#kv.get<JobRecord>(this.#key("job", id)));
+      const job = entry.value;
+      if (job === null || job.state !== "queued") return false;
+      const committed = await retryWhileBusy(() =>
+        this.#kv.atomic()
+          .check(entry)
+          .delete(this.#key("job", id))
+          .delete(this.#key("ready", job.notBefore, id))
+          .commit()
+      );
+      if (committed.ok) {
+        wakeFinishWaiters(`${this.#name}/${id}`);
+        return true;
+      }
+    }
+  }
+
+  /**
+   * Queues a dead letter again, with its retries and stalls reset.
+   *
+   * @param id The job's id.
+   * @returns True if it was a dead letter and is queued again.
+   */
+  async retry(id: string): Promise<boolean> {
+    if (typeof id !== "string" || id === "") return false;
+    for (;;) {
+      const dead = await retryWhileBusy(() => this.#kv.get<JobRecord>(this.#key("dead", id)));
+      if (dead.value === null) return false;
+      const jobEntry = await retryWhileBusy(() => this.#kv.get<JobRecord>(this.#key("job", id)));
+      const now = Date.now();
+      const { finishedAt: _finished, ...rest } = dead.value;
+      const job: JobRecord = {
+        ...rest,
+        state: "queued",
+        attempts: 0,
+        stalls: 0,
+        notBefore: now,
+        leaseUntil: 0,
+      };
+      const committed = await retryWhileBusy(() =>
+        this.#kv.atomic()
+          .check(dead)
+          .check(jobEntry)
+          .delete(this.#key("dead", id))
+          .set(this.#key("job", id), job)
+          .set(this.#key("ready", job.notBefore, id), id)
+          .commit()
+      );
+      if (committed.ok) {
+        listening.get(this.#kv)?.get(this.#name)?.wake();
+        return true;
+      }
+    }
+  }
+
+  /**
+   * Runs the jobs that are due now in this isolate, then resolves: the form for a `Deno.cron`
+   * handler or a request handler (on Deno Deploy, where an isolate lives only while it works).
+   *
+   * @param options A signal, and the most jobs to run.
+   * @returns How many jobs ran.
+   * @throws {TypeError} If the pool is closed.
+   * @throws {RangeError} If `max` is not a positive integer or Infinity.
+   */
+  async drain(options: DrainOptions = {}): Promise<number> {
+    if (this.#closed) throw new TypeError("Cannot drain as the KvPool is closed");
+    const { signal } = options;
+    const max = options.max ?? Infinity;
+    if (!(max === Infinity || (Number.isInteger(max) && max >= 1))) {
+      throw new RangeError(
+        `Cannot drain as max must be a positive integer: current value is ${max}`,
+      );
+    }
+    signal?.throwIfAborted();
+    let ran = 0;
+    const running = new Set<Promise<void>>();
+    while (ran < max && !signal?.aborted && !this.#closed) {
+      const due = this.#kv.list<string>({
+        start: this.#key("ready"),
+        end: this.#key("ready", Date.now() + 1),
+      }, { limit: Math.min(this.#concurrency, max - ran) });
+      let claimedAny = false;
+      for await (const entry of due) {
+        if (ran >= max || signal?.aborted) break;
+        const claimed = await this.#claim(entry.value);
+        if (claimed === undefined) continue;
+        claimedAny = true;
+        ran++;
+        const run = this.#run(claimed.job, claimed.versionstamp).finally(() => running.delete(run));
+        running.add(run);
+        while (running.size >= this.#concurrency) await Promise.race(running);
+      }
+      if (!claimedAny) break;
+    }
+    await Promise.allSettled([...running]);
+    return ran;
   }
 
   /**
@@ -618,7 +793,8 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
       apply = (atomic) => atomic.set(jobKey, done, { expireIn: this.#resultTtl });
     } else {
       const error = outcome.bytes.slice();
-      const retryIn = this.#backoff[job.attempts - 1];
+      // Stalls (expired leases) use up no retry: only failed runs count against the schedule.
+      const retryIn = this.#backoff[job.attempts - (job.stalls ?? 0) - 1];
       if (retryIn !== undefined) {
         const retry: JobRecord = {
           ...job,
@@ -653,7 +829,55 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
     if (committed.ok) wakeFinishWaiters(`${this.#name}/${job.id}`);
   }
 
-  /** Jobs whose listener stopped renewing its lease count as failed attempts. */
+  /**
+   * A running job whose lease expired: its listener died or stalled. It runs again (a stall uses
+   * up no retry) until it stalled more than `maxStalls` times; then it is a dead letter.
+   */
+  async #stall(
+    current: { job: JobRecord; versionstamp: string },
+    leaseKey: Deno.KvKey,
+  ): Promise<void> {
+    const { job, versionstamp } = current;
+    const now = Date.now();
+    const jobKey = this.#key("job", job.id);
+    const stalls = (job.stalls ?? 0) + 1;
+    const error = encodeOutcome(
+      false,
+      new Error(
+        `The listener running job ${job.id} stopped renewing its lease (it crashed, was killed or stalled)`,
+      ),
+      "the error",
+    ).bytes.slice();
+    const atomic = this.#kv.atomic().check({ key: jobKey, versionstamp }).delete(leaseKey);
+    if (stalls > this.#maxStalls) {
+      const failed: JobRecord = {
+        ...job,
+        state: "failed",
+        stalls,
+        error,
+        finishedAt: now,
+        leaseUntil: 0,
+      };
+      atomic.set(jobKey, failed, { expireIn: this.#resultTtl }).set(
+        this.#key("dead", job.id),
+        failed,
+      );
+    } else {
+      const again: JobRecord = {
+        ...job,
+        state: "queued",
+        stalls,
+        error,
+        notBefore: now,
+        leaseUntil: 0,
+      };
+      atomic.set(jobKey, again).set(this.#key("ready", now, job.id), job.id);
+    }
+    const committed = await retryWhileBusy(() => atomic.commit());
+    if (committed.ok && stalls > this.#maxStalls) wakeFinishWaiters(`${this.#name}/${job.id}`);
+  }
+
+  /** Jobs whose listener stopped renewing its lease: stalls (see #stall). */
   async #recoverExpiredLeases(): Promise<void> {
     const expired = this.#kv.list<string>({
       start: this.#key("lease"),
@@ -668,13 +892,7 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
         await retryWhileBusy(() => this.#kv.atomic().check(entry).delete(entry.key).commit());
         continue;
       }
-      await this.#settle(
-        { job, versionstamp: record.versionstamp! },
-        false,
-        new Error(
-          `The listener running job ${job.id} stopped renewing its lease (it crashed or was killed)`,
-        ),
-      );
+      await this.#stall({ job, versionstamp: record.versionstamp! }, entry.key);
     }
   }
 
@@ -705,6 +923,7 @@ function statusOf(job: JobRecord): JobStatus {
     task: job.task,
     state: job.state,
     attempts: job.attempts,
+    stalls: job.stalls ?? 0,
     enqueuedAt: job.enqueuedAt,
     notBefore: job.notBefore,
   };

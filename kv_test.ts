@@ -151,7 +151,12 @@ Deno.test("KvPool across two processes on one file", async (t) => {
 
   await t.step("a listener killed mid-job: its job re-runs elsewhere after the lease", async () => {
     const child = await spawnListener(path, 300, { THETA_HANG: "1" });
-    const jobs = new KvPool<typeof tasks>(kv, { tasks: TASKS, name: "shared", leaseMs: 300 });
+    const jobs = new KvPool<typeof tasks>(kv, {
+      tasks: TASKS,
+      name: "shared",
+      leaseMs: 300,
+      backoffSchedule: [], // a stall uses up no retry: the job still runs again
+    });
     const id = await jobs.enqueue("hangInChild", []);
     while ((await jobs.status(id))?.state !== "running") {
       await new Promise((resolve) => setTimeout(resolve, 10));
@@ -162,6 +167,7 @@ Deno.test("KvPool across two processes on one file", async (t) => {
     assert.equal(await jobs.result(id), `ran in ${Deno.pid}`);
     const status = await jobs.status(id);
     assert.equal(status?.attempts, 2);
+    assert.equal(status?.stalls, 1);
     assert.match(status?.error?.message ?? "", /stopped renewing its lease/);
     await jobs.close();
     await listening;
@@ -234,4 +240,74 @@ Deno.test("KvPool leaves the app's own queue alone; status of a non-string id", 
       kv.close();
     } catch { /* closed */ }
   }
+});
+
+Deno.test("KvPool keys, cancel, retry and drain", async (t) => {
+  const kv = await Deno.openKv(":memory:");
+  let runs = 0;
+  let failFirst = true;
+  const jobs = new KvPool(kv, {
+    tasks: {
+      count: (): number => ++runs,
+      flaky: (): string => {
+        if (failFirst) {
+          failFirst = false;
+          throw new RangeError("first time");
+        }
+        return "second time";
+      },
+    },
+    backoffSchedule: [],
+  });
+
+  await t.step("drain runs the due jobs now and says how many", async () => {
+    const ids = [await jobs.enqueue("count", []), await jobs.enqueue("count", [])];
+    await jobs.enqueue("count", [], { delay: 60_000 }); // not due
+    assert.equal(await jobs.drain({ max: 1 }), 1);
+    assert.equal(await jobs.drain(), 1);
+    assert.equal(await jobs.drain(), 0);
+    assert.deepEqual(
+      (await Promise.all(ids.map((id) => jobs.status(id)))).map((s) => s?.state),
+      ["done", "done"],
+    );
+    await assert.rejects(jobs.drain({ max: 0 }), RangeError);
+    await assert.rejects(jobs.drain({ signal: AbortSignal.abort(new Error("no")) }), /no/);
+  });
+
+  await t.step("the same key runs once and returns the first id", async () => {
+    const before = runs;
+    const first = await jobs.enqueue("count", [], { key: "invoice-7" });
+    const again = await jobs.enqueue("count", [], { key: "invoice-7" });
+    assert.equal(again, first);
+    await jobs.drain();
+    assert.equal(runs, before + 1);
+    await assert.rejects(jobs.enqueue("count", [], { key: "" }), TypeError);
+  });
+
+  await t.step("cancel removes a queued job only", async () => {
+    const id = await jobs.enqueue("count", [], { delay: 60_000 });
+    assert.equal(await jobs.cancel(id), true);
+    assert.equal(await jobs.status(id), undefined);
+    assert.equal(await jobs.cancel(id), false);
+    assert.equal(await jobs.cancel(42 as never), false);
+  });
+
+  await t.step("retry queues a dead letter again", async () => {
+    const id = await jobs.enqueue("flaky", []);
+    await jobs.drain();
+    assert.equal((await jobs.status(id))?.state, "failed");
+    assert.deepEqual((await jobs.deadLetters()).map((s) => s.id), [id]);
+    assert.equal(await jobs.retry(id), true);
+    assert.equal(await jobs.retry(id), false); // no longer a dead letter
+    await jobs.drain();
+    assert.equal(await jobs.result(id), "second time");
+    assert.deepEqual(await jobs.deadLetters(), []);
+  });
+
+  await t.step("bad maxStalls", () => {
+    assert.throws(() => new KvPool(kv, { tasks: {}, maxStalls: -1 }), RangeError);
+  });
+
+  await jobs.close();
+  kv.close();
 });
