@@ -177,17 +177,19 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /**
- * Runs a KV operation, retrying while SQLite reports the file locked by another process (Deno
- * KV surfaces SQLITE_BUSY as a TypeError with that message; there is no code to test instead).
+ * Runs a KV operation, retrying for `forMs` while SQLite reports the file locked by another
+ * process (Deno KV surfaces SQLITE_BUSY as a TypeError with that message; there is no code to test
+ * instead).
  */
-async function retryWhileBusy<T>(operation: () => Promise<T>): Promise<T> {
+async function retryWhileBusy<T>(operation: () => Promise<T>, forMs = 30_000): Promise<T> {
+  const until = performance.now() + forMs;
   for (let attempt = 0;; attempt++) {
     try {
       return await operation();
     } catch (error) {
       const busy = error instanceof Error && /database is locked|SQLITE_BUSY/i.test(error.message);
-      if (!busy || attempt >= 50) throw error;
-      await sleep(2 + Math.random() * 8 * Math.min(attempt + 1, 5));
+      if (!busy || performance.now() > until) throw error;
+      await sleep(2 + Math.random() * 8 * Math.min(attempt + 1, 25));
     }
   }
 }
@@ -312,6 +314,14 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
     this.#concurrency = concurrency;
   }
 
+  /**
+   * Runs a store operation, retrying while the store is busy or locked for at least `leaseMs`
+   * (and 30 s): a finished job's outcome is not given up sooner than its lease.
+   */
+  #busy<T>(operation: () => Promise<T>): Promise<T> {
+    return retryWhileBusy(operation, Math.max(30_000, this.#leaseMs));
+  }
+
   #key(...parts: Deno.KvKeyPart[]): Deno.KvKey {
     return ["theta", this.#name, ...parts];
   }
@@ -412,20 +422,20 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
     for (;;) {
       if (keyKey !== undefined) {
         // The same key enqueued before: its job's id, while that job's record is kept.
-        const existing = await retryWhileBusy(() => this.#kv.get<string>(keyKey));
+        const existing = await this.#busy(() => this.#kv.get<string>(keyKey));
         if (existing.value !== null) {
-          const first = await retryWhileBusy(() =>
+          const first = await this.#busy(() =>
             this.#kv.get<JobRecord>(this.#key("job", existing.value!))
           );
           if (first.value !== null) return existing.value;
         }
         let atomic = this.#kv.atomic().check(existing);
         atomic = this.#addJob(atomic, job).set(keyKey, job.id, { expireIn: this.#resultTtl });
-        const committed = await retryWhileBusy(() => atomic.commit());
+        const committed = await this.#busy(() => atomic.commit());
         if (committed.ok) break;
         continue; // another enqueue of this key won: read its id
       }
-      const committed = await retryWhileBusy(() => this.#addJob(this.#kv.atomic(), job).commit());
+      const committed = await this.#busy(() => this.#addJob(this.#kv.atomic(), job).commit());
       if (!committed.ok) throw new Error("Cannot enqueue the job: its id is taken (retry)");
       break;
     }
@@ -442,7 +452,7 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
    */
   async status(id: string): Promise<JobStatus | undefined> {
     if (typeof id !== "string" || id === "") return undefined;
-    const { value } = await retryWhileBusy(() => this.#kv.get<JobRecord>(this.#key("job", id)));
+    const { value } = await this.#busy(() => this.#kv.get<JobRecord>(this.#key("job", id)));
     return value === null ? undefined : statusOf(value);
   }
 
@@ -463,10 +473,10 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
   async cancel(id: string): Promise<boolean> {
     if (typeof id !== "string" || id === "") return false;
     for (;;) {
-      const entry = await retryWhileBusy(() => this.#kv.get<JobRecord>(this.#key("job", id)));
+      const entry = await this.#busy(() => this.#kv.get<JobRecord>(this.#key("job", id)));
       const job = entry.value;
       if (job === null || job.state !== "queued") return false;
-      const committed = await retryWhileBusy(() =>
+      const committed = await this.#busy(() =>
         this.#kv.atomic()
           .check(entry)
           .delete(this.#key("job", id))
@@ -489,9 +499,9 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
   async retry(id: string): Promise<boolean> {
     if (typeof id !== "string" || id === "") return false;
     for (;;) {
-      const dead = await retryWhileBusy(() => this.#kv.get<JobRecord>(this.#key("dead", id)));
+      const dead = await this.#busy(() => this.#kv.get<JobRecord>(this.#key("dead", id)));
       if (dead.value === null) return false;
-      const jobEntry = await retryWhileBusy(() => this.#kv.get<JobRecord>(this.#key("job", id)));
+      const jobEntry = await this.#busy(() => this.#kv.get<JobRecord>(this.#key("job", id)));
       const now = Date.now();
       const { finishedAt: _finished, ...rest } = dead.value;
       const job: JobRecord = {
@@ -502,7 +512,7 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
         notBefore: now,
         leaseUntil: 0,
       };
-      const committed = await retryWhileBusy(() =>
+      const committed = await this.#busy(() =>
         this.#kv.atomic()
           .check(dead)
           .check(jobEntry)
@@ -685,10 +695,12 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
   async #claimDueJobs(): Promise<void> {
     const free = this.#concurrency - this.#running;
     if (free <= 0) return;
+    // No limit on the listing: jobs this listener lacks the task of are passed over, and it
+    // stops as soon as its slots are full.
     const due = this.#kv.list<string>({
       start: this.#key("ready"),
       end: this.#key("ready", Date.now() + 1),
-    }, { limit: free * 2 });
+    }, { batchSize: free * 2 });
     for await (const entry of due) {
       if (this.#closed || this.#running >= this.#concurrency) return;
       const claimed = await this.#claim(entry.value);
@@ -697,17 +709,19 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
   }
 
   async #claim(id: string): Promise<{ job: JobRecord; versionstamp: string } | undefined> {
-    const entry = await retryWhileBusy(() => this.#kv.get<JobRecord>(this.#key("job", id)));
+    const entry = await this.#busy(() => this.#kv.get<JobRecord>(this.#key("job", id)));
     const job = entry.value;
     const now = Date.now();
     if (job === null || job.state !== "queued" || job.notBefore > now) return undefined;
+    // A listener without the task leaves the job to one that has it: no attempt is used.
+    if (typeof (await this.#taskNames())[job.task] !== "function") return undefined;
     const claimed: JobRecord = {
       ...job,
       state: "running",
       attempts: job.attempts + 1,
       leaseUntil: now + this.#leaseMs,
     };
-    const committed = await retryWhileBusy(() =>
+    const committed = await this.#busy(() =>
       this.#kv.atomic()
         .check(entry)
         .set(this.#key("job", id), claimed)
@@ -763,7 +777,7 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
   ): Promise<{ job: JobRecord; versionstamp: string } | undefined> {
     const { job, versionstamp } = current;
     const renewed: JobRecord = { ...job, leaseUntil: Date.now() + this.#leaseMs };
-    const committed = await retryWhileBusy(() =>
+    const committed = await this.#busy(() =>
       this.#kv.atomic()
         .check({ key: this.#key("job", job.id), versionstamp })
         .set(this.#key("job", job.id), renewed)
@@ -819,7 +833,7 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
             .set(this.#key("dead", job.id), failed);
       }
     }
-    const committed = await retryWhileBusy(() =>
+    const committed = await this.#busy(() =>
       apply(
         this.#kv.atomic()
           .check({ key: jobKey, versionstamp })
@@ -873,7 +887,7 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
       };
       atomic.set(jobKey, again).set(this.#key("ready", now, job.id), job.id);
     }
-    const committed = await retryWhileBusy(() => atomic.commit());
+    const committed = await this.#busy(() => atomic.commit());
     if (committed.ok && stalls > this.#maxStalls) wakeFinishWaiters(`${this.#name}/${job.id}`);
   }
 
@@ -884,12 +898,10 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
       end: this.#key("lease", Date.now()),
     }, { limit: 16 });
     for await (const entry of expired) {
-      const record = await retryWhileBusy(() =>
-        this.#kv.get<JobRecord>(this.#key("job", entry.value))
-      );
+      const record = await this.#busy(() => this.#kv.get<JobRecord>(this.#key("job", entry.value)));
       const job = record.value;
       if (job === null || job.state !== "running" || job.leaseUntil > Date.now()) {
-        await retryWhileBusy(() => this.#kv.atomic().check(entry).delete(entry.key).commit());
+        await this.#busy(() => this.#kv.atomic().check(entry).delete(entry.key).commit());
         continue;
       }
       await this.#stall({ job, versionstamp: record.versionstamp! }, entry.key);

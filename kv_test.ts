@@ -311,3 +311,20 @@ Deno.test("KvPool keys, cancel, retry and drain", async (t) => {
   await jobs.close();
   kv.close();
 });
+
+Deno.test("KvPool: a listener without the task leaves the job to one that has it", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const other = new KvPool(kv, { tasks: { a: (): string => "a" }, name: "mixed" });
+  const owner = new KvPool(kv, { tasks: { b: (): string => "b" }, name: "mixed" });
+  const id = await owner.enqueue("b", []);
+  assert.equal(await other.drain(), 0); // it cannot run "b": the job stays queued
+  assert.deepEqual(
+    { state: (await owner.status(id))?.state, attempts: (await owner.status(id))?.attempts },
+    { state: "queued", attempts: 0 },
+  );
+  assert.equal(await owner.drain(), 1);
+  assert.equal(await owner.result(id), "b");
+  await other.close();
+  await owner.close();
+  kv.close();
+});
