@@ -1,0 +1,63 @@
+// The share of the machine a pool turns into work: efficiency = (tasks x task length) /
+// (wall time x busy cores), for 1/2/4/8 workers and tiny, 10 us, 100 us and 1 ms CPU-bound
+// tasks, theta and piscina in the same run. Run:
+//   deno run --allow-read --allow-env --allow-sys bench/efficiency.ts
+import { Piscina } from "piscina";
+import { Pool } from "../pool.ts";
+
+const CORES = navigator.hardwareConcurrency;
+const SIZES = [0, 10, 100, 1000]; // us of CPU per task (0: a tiny task)
+const WORKERS = [1, 2, 4, 8];
+const BUDGET_MS = 300; // CPU work per cell (tiny tasks: a fixed count)
+
+interface Runner {
+  run(us: number): Promise<unknown>;
+  close(): Promise<unknown>;
+}
+
+function theta(workers: number): Runner {
+  const pool = new Pool<typeof import("./_spin_task.ts")>({
+    size: workers,
+    minSize: workers,
+    module: new URL("./_spin_task.ts", import.meta.url),
+  });
+  return { run: (us) => pool.run("spin", [us]), close: () => pool.close() };
+}
+
+function piscina(workers: number): Runner {
+  const pool = new Piscina({
+    filename: new URL("./_spin_task.mjs", import.meta.url).href,
+    minThreads: workers,
+    maxThreads: workers,
+  });
+  return { run: (us) => pool.run(us), close: () => pool.destroy() };
+}
+
+/** Efficiency of one cell; for tiny tasks, tasks per second instead. */
+async function cell(
+  make: (workers: number) => Runner,
+  workers: number,
+  us: number,
+): Promise<string> {
+  const runner = make(workers);
+  const count = us === 0 ? 20_000 : Math.max(workers * 4, Math.round((BUDGET_MS * 1000) / us));
+  await Promise.all(Array.from({ length: Math.min(count, 200) }, () => runner.run(us))); // warm up
+  const started = performance.now();
+  await Promise.all(Array.from({ length: count }, () => runner.run(us)));
+  const wall = performance.now() - started;
+  await runner.close();
+  if (us === 0) return `${Math.round(count / (wall / 1000) / 1000)} k/s`;
+  return ((count * us) / 1000 / (wall * Math.min(workers, CORES))).toFixed(2);
+}
+
+console.log(`# Pool efficiency (Deno ${Deno.version.deno}, ${CORES} cores)\n`);
+console.log("work done / (wall time x busy cores); tiny tasks: tasks per second\n");
+console.log(`| workers | pool | tiny | 10 us | 100 us | 1 ms |`);
+console.log(`|---|---|---|---|---|---|`);
+for (const workers of WORKERS) {
+  for (const [name, make] of [["theta", theta], ["piscina", piscina]] as const) {
+    const cells: string[] = [];
+    for (const us of SIZES) cells.push(await cell(make, workers, us));
+    console.log(`| ${workers} | ${name} | ${cells.join(" | ")} |`);
+  }
+}
