@@ -386,6 +386,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
       inflight: () => this.#inflight,
       drainReplies: () => this.#drainReplies(),
       hasReplies: () => this.#workers.some((worker) => worker.hasReplies()),
+      worthPolling: () => this.#inflight < this.#workers.length,
     });
     this.#events = {
       onReply: (worker, reply) => this.#onReply(worker, reply),

@@ -14,6 +14,12 @@ export interface PumpSource {
   drainReplies(): boolean;
   /** True if some reply is waiting (cheap: ring lengths only). */
   hasReplies(): boolean;
+  /**
+   * True while polling may pay: fewer tasks in flight than workers, so a reply is what lets
+   * this thread send the next task. When every worker is busy, polling only takes CPU from
+   * them (on a machine with as many workers as cores, the very core a worker needs).
+   */
+  worthPolling(): boolean;
 }
 
 /** Receives replies for one pool. */
@@ -58,10 +64,11 @@ export class ReplyPump {
           idleSince = NaN;
           continue;
         }
-        if (pollFor(() => source.hasReplies())) continue;
+        const polling = source.worthPolling();
+        if (polling && pollFor(() => source.hasReplies())) continue;
         // No reply yet: check between event-loop turns for a while, then sleep.
         if (Number.isNaN(idleSince)) idleSince = performance.now();
-        if (performance.now() - idleSince < YIELD_POLL_MS) {
+        if (polling && performance.now() - idleSince < YIELD_POLL_MS) {
           await this.#yielder.next();
           continue;
         }
