@@ -273,6 +273,8 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   readonly #timeout: number | undefined;
   readonly #idleTimeout: number | undefined;
   readonly #minSize: number;
+  /** Cores this process may run on (affinity included), for the pump's polling rule. */
+  readonly #cores: number = cores();
   /** `deno run` flags of process workers; undefined in thread isolation. */
   readonly #processFlags: string[] | undefined;
   readonly #maxTasksPerWorker: number;
@@ -386,7 +388,8 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
       inflight: () => this.#inflight,
       drainReplies: () => this.#drainReplies(),
       hasReplies: () => this.#workers.some((worker) => worker.hasReplies()),
-      worthPolling: () => this.#inflight < this.#workers.length,
+      // Poll only while the threads at work (busy workers, and this one) fit in the cores.
+      worthPolling: () => Math.min(this.#inflight, this.#workers.length) + 1 <= this.#cores,
     });
     this.#events = {
       onReply: (worker, reply) => this.#onReply(worker, reply),

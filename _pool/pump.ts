@@ -15,9 +15,9 @@ export interface PumpSource {
   /** True if some reply is waiting (cheap: ring lengths only). */
   hasReplies(): boolean;
   /**
-   * True while polling may pay: fewer tasks in flight than workers, so a reply is what lets
-   * this thread send the next task. When every worker is busy, polling only takes CPU from
-   * them (on a machine with as many workers as cores, the very core a worker needs).
+   * True while polling may pay: the threads at work (busy workers and this one) fit in the
+   * cores. Beyond that, polling only takes CPU from the workers (on a machine with as many
+   * workers as cores, or squeezed onto one core, the very core a worker needs).
    */
   worthPolling(): boolean;
 }

@@ -91,6 +91,11 @@ export class PoolWorker {
   /** Arguments that came by postMessage (REQUEST_BY_MESSAGE). */
   readonly mailbox: Mailbox = new Mailbox();
   module: Record<string, unknown> | undefined;
+  /**
+   * How long to poll for the next request before sleeping: none on a single core, where polling
+   * would take the CPU from the thread that must send that request.
+   */
+  readonly spinMs: number = (navigator.hardwareConcurrency ?? 1) > 1 ? WORKER_SPIN_MS : 0;
 
   constructor(scope: WorkerScope, init: PoolWorkerInit) {
     this.scope = scope;
@@ -262,7 +267,7 @@ export class PoolWorker {
 
   async loop(): Promise<void> {
     for (;;) {
-      const record = this.requests.take(undefined, WORKER_SPIN_MS);
+      const record = this.requests.take(undefined, this.spinMs);
       if (record === ENDED) return;
       const request = readRequest(record);
       const { id, ref, source, ticket } = request;
