@@ -1087,3 +1087,13 @@ Deno.test("Pool isolation: process", async (t) => {
     );
   });
 });
+
+Deno.test("Pool: an error too large to send still settles its task", async () => {
+  await using pool = new Pool({ size: 1 });
+  const error = await pool.run(() => {
+    throw new Error("x".repeat(70 * 1024 * 1024));
+  }).catch((e) => e);
+  assert.ok(error instanceof RangeError, String(error).slice(0, 100));
+  assert.match(error.message, /64 MiB/);
+  assert.equal(await pool.run((x: number) => x, [1]), 1);
+});

@@ -130,7 +130,11 @@ export class PoolWorker {
   /** Sends an error as codec bytes (its class, message, stack and cause survive). */
   replyError(kind: number, id: number, error: unknown): void {
     const outcome = encodeOutcome(false, error, "the error");
-    this.reply(kind, id, new Encoded(outcome.bytes.slice()));
+    if (this.reply(kind, id, new Encoded(outcome.bytes.slice())) === PUT_TOO_LARGE) {
+      // An error too large to send (a huge message or cause) still ends its task, as a RangeError.
+      const small = encodeOutcome(false, payloadTooLarge("the error"), "the error");
+      this.reply(kind, id, new Encoded(small.bytes.slice()));
+    }
   }
 
   /** Sends a task's outcome, by the ring when it can travel there, else by postMessage. */
