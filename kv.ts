@@ -135,6 +135,13 @@ export interface JobWaitOptions {
    * @default {undefined}
    */
   signal?: AbortSignal;
+  /**
+   * Milliseconds to wait at most; then the promise rejects with a `TimeoutError` `DOMException`
+   * (the job itself goes on).
+   *
+   * @default {undefined} (no limit)
+   */
+  timeout?: number;
 }
 
 /** The record stored per job. Arguments, results and errors are theta codec bytes. */
@@ -580,7 +587,17 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
    * @throws The job's error if it failed; `TypeError` for an unknown id; the signal's reason.
    */
   async result(id: string, options: JobWaitOptions = {}): Promise<unknown> {
-    const { signal } = options;
+    const { timeout } = options;
+    if (timeout !== undefined && !(typeof timeout === "number" && timeout >= 0)) {
+      throw new RangeError(
+        `Cannot wait for the job as timeout must be a non-negative number of ms: current value is ${timeout}`,
+      );
+    }
+    const signal = timeout === undefined
+      ? options.signal
+      : options.signal === undefined
+      ? AbortSignal.timeout(timeout)
+      : AbortSignal.any([options.signal, AbortSignal.timeout(timeout)]);
     signal?.throwIfAborted();
     const waitKey = `${this.#name}/${id}`;
     let wake: () => void = () => {};

@@ -328,3 +328,15 @@ Deno.test("KvPool: a listener without the task leaves the job to one that has it
   await owner.close();
   kv.close();
 });
+
+Deno.test("KvPool.result gives up after its timeout; the job goes on", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const jobs = new KvPool(kv, { tasks: { add: (a: number, b: number) => a + b } });
+  const id = await jobs.enqueue("add", [1, 2]); // nobody listens yet
+  await assert.rejects(jobs.result(id, { timeout: 30 }), { name: "TimeoutError" });
+  await assert.rejects(jobs.result(id, { timeout: -1 }), RangeError);
+  assert.equal(await jobs.drain(), 1);
+  assert.equal(await jobs.result(id, { timeout: 1000 }), 3);
+  await jobs.close();
+  kv.close();
+});
