@@ -261,9 +261,14 @@ function contenders(): (() => Contender)[] {
 }
 
 /** Microseconds per task, one task at a time. */
-async function sequential(contender: Contender): Promise<number> {
+/** Microseconds per task, one task at a time: the mean, and each call's time into `calls`. */
+async function sequential(contender: Contender, calls: number[] = []): Promise<number> {
   const started = performance.now();
-  for (let i = 0; i < POOL_SEQUENTIAL; i++) await contender.run(i);
+  for (let i = 0; i < POOL_SEQUENTIAL; i++) {
+    const at = performance.now();
+    await contender.run(i);
+    calls.push((performance.now() - at) * 1000);
+  }
   return ((performance.now() - started) * 1000) / POOL_SEQUENTIAL;
 }
 
@@ -279,6 +284,9 @@ interface Measured {
   name: string;
   latency: number;
   rate: number;
+  /** Per-call latency percentiles over every round, in us. */
+  p50: number;
+  p99: number;
 }
 
 /** Warms a contender up (workers and JIT), then measures it ROUNDS times and closes it. */
@@ -287,12 +295,20 @@ async function measureContender(make: () => Contender): Promise<Measured> {
   for (let i = 0; i < 2000; i++) await contender.run(i);
   const latencies: number[] = [];
   const rates: number[] = [];
+  const calls: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    latencies.push(await sequential(contender));
+    latencies.push(await sequential(contender, calls));
     rates.push(await burst(contender));
   }
   await contender.close();
-  return { name: contender.name, latency: median(latencies), rate: median(rates) };
+  calls.sort((a, b) => a - b);
+  return {
+    name: contender.name,
+    latency: median(latencies),
+    rate: median(rates),
+    p50: calls[Math.floor(calls.length * 0.5)]!,
+    p99: calls[Math.floor(calls.length * 0.99)]!,
+  };
 }
 
 async function poolSection(): Promise<void> {
@@ -300,13 +316,17 @@ async function poolSection(): Promise<void> {
   const rows: Measured[] = [];
   for (const make of contenders()) rows.push(await measureContender(make));
   const theta = rows[0]!;
-  console.log("| pool | sequential, us/task | burst, tasks/s | theta faster: sequential | burst |");
-  console.log("|---|---|---|---|---|");
+  console.log(
+    "| pool | sequential, us/task | per call p50 / p99, us | burst, tasks/s | theta faster: sequential | burst |",
+  );
+  console.log("|---|---|---|---|---|---|");
   for (const row of rows) {
     console.log(
-      `| ${row.name} | ${row.latency.toFixed(1)} | ${format(row.rate)} | ${
-        (row.latency / theta.latency).toFixed(1)
-      }x | ${(theta.rate / row.rate).toFixed(1)}x |`,
+      `| ${row.name} | ${row.latency.toFixed(1)} | ${row.p50.toFixed(1)} / ${
+        row.p99.toFixed(1)
+      } | ${format(row.rate)} | ${(row.latency / theta.latency).toFixed(1)}x | ${
+        (theta.rate / row.rate).toFixed(1)
+      }x |`,
     );
   }
 
