@@ -2,7 +2,7 @@
 // What a Pool asks of one of its workers, whatever runs it: a thread (WorkerHandle) or a child
 // process (ProcessHandle).
 
-import type { Mailbox } from "./mailbox.ts";
+import { Mailbox } from "./mailbox.ts";
 import type { Job } from "./job.ts";
 import type { Reply } from "./protocol.ts";
 
@@ -54,14 +54,48 @@ export interface Handle {
   retire(): void;
 }
 
-/** The job list every handle keeps: what it was sent, in order. */
-export abstract class HandleJobs {
+/** What every handle keeps: the jobs it was sent, in order, and its own bookkeeping. */
+export abstract class HandleBase {
   /** Jobs sent to the worker, in order; the first may be running, the rest wait for it. */
   readonly jobs: Job<Handle>[] = [];
+  /** Results that come by postMessage (threads only). */
+  readonly mailbox: Mailbox = new Mailbox();
+  /** When it was spawned (performance.now()), for utilization. */
+  readonly spawnedAt: number = performance.now();
+  /** Tasks it has finished, for `maxTasksPerWorker` and stats. */
+  finished = 0;
+  idleTimer: ReturnType<typeof setTimeout> | undefined;
+  dead = false;
 
   /** Jobs sent and not yet finished. */
   get load(): number {
     return this.jobs.length;
+  }
+
+  /** Records `job` as sent to this worker, in `state`, under `ticket`; it is no longer idle. */
+  protected attach(job: Job<Handle>, state: "sent" | "running", ticket: number): void {
+    job.state = state;
+    job.worker = this as unknown as Handle;
+    job.ticket = ticket;
+    this.jobs.push(job);
+    this.#clearIdleTimer();
+  }
+
+  /**
+   * Marks it dead, once.
+   *
+   * @returns False if it already was.
+   */
+  protected markDead(): boolean {
+    if (this.dead) return false;
+    this.dead = true;
+    this.#clearIdleTimer();
+    return true;
+  }
+
+  #clearIdleTimer(): void {
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
   }
 
   /** Takes `job` off this worker. */

@@ -38,14 +38,10 @@ import {
 import { ReplyPump } from "./pump.ts";
 import { PoolTimings, type TimeSummary } from "./stats.ts";
 import type { Executor, Task, TaskArgs, TaskItem, TaskName, TaskResult } from "./task.ts";
-import { encodeArgs, WorkerHandle } from "./worker_handle.ts";
+import { WorkerHandle } from "./worker_handle.ts";
+import { encodeArgs } from "./payload.ts";
 import type { Handle, HandleEvents, SendStatus } from "./handle.ts";
-import {
-  encodeForProcess,
-  permissionFlags,
-  ProcessHandle,
-  type ProcessPermissions,
-} from "./process_handle.ts";
+import { permissionFlags, ProcessHandle, type ProcessPermissions } from "./process_handle.ts";
 
 /** Options of `new Pool`. */
 export interface PoolOptions {
@@ -549,8 +545,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     };
     // Refuse at the call what cannot reach a worker (inline runs take anything).
     if (this.#size > 0) {
-      if (this.#processFlags === undefined) encodeArgs(job);
-      else encodeForProcess(job);
+      encodeArgs(job, this.#processFlags === undefined);
     }
     return job;
   }

@@ -4,20 +4,12 @@
 // _process_runner.ts). Ending it is SIGKILL, which stops it wherever it is: a runaway loop, an
 // out-of-memory heap, a task that never yields.
 
-import { encode, Encoded, UncloneableError } from "../_codec.ts";
+import { decode, encode } from "../_codec.ts";
 import { FrameReader, writeFrame } from "./frames.ts";
-import { type Handle, type HandleEvents, HandleJobs, type SendStatus } from "./handle.ts";
+import { type Handle, HandleBase, type HandleEvents, type SendStatus } from "./handle.ts";
+import { encodeArgs } from "./payload.ts";
 import type { Job } from "./job.ts";
-import { Mailbox } from "./mailbox.ts";
-import {
-  MAX_PAYLOAD_BYTES,
-  payloadTooLarge,
-  readReply,
-  type Reply,
-  REQUEST_CALL,
-  requestRecord,
-} from "./protocol.ts";
-import { decode } from "../_codec.ts";
+import { readReply, type Reply, REQUEST_CALL, requestRecord } from "./protocol.ts";
 
 /**
  * Deno permissions for a process worker, as `deno run` flags: `true` allows all, a list allows
@@ -94,45 +86,8 @@ export function permissionFlags(
   );
 }
 
-/**
- * Encodes a job's arguments for a process worker, once.
- *
- * @throws {TypeError} If an argument is a shared object or a transfer is asked for: shared
- * memory does not cross processes.
- * @throws {RangeError} If the arguments are over MAX_PAYLOAD_BYTES.
- */
-export function encodeForProcess(job: Job<Handle>): Encoded {
-  if (job.payload) return job.payload;
-  if (job.transfer !== undefined) {
-    throw new TypeError(
-      "Cannot run the task with transfer in a process worker: arguments are copied to the process",
-    );
-  }
-  let bytes: Uint8Array;
-  try {
-    bytes = encode(job.args, "args");
-  } catch (error) {
-    if (!(error instanceof UncloneableError && error.needsMessage)) throw error;
-    throw new TypeError(
-      `${
-        error.message.replace(/ to another thread as it is a shared object.*$/, "")
-      } to a process worker as it is a shared object: shared memory does not cross processes (use isolation: "thread")`,
-      { cause: error },
-    );
-  }
-  if (bytes.length > MAX_PAYLOAD_BYTES) {
-    throw payloadTooLarge("the task's arguments", bytes.length);
-  }
-  return job.payload = new Encoded(bytes.slice());
-}
-
 /** A pool worker in a child process. */
-export class ProcessHandle extends HandleJobs implements Handle {
-  readonly mailbox: Mailbox = new Mailbox();
-  readonly spawnedAt: number = performance.now();
-  finished = 0;
-  idleTimer: ReturnType<typeof setTimeout> | undefined;
-  dead = false;
+export class ProcessHandle extends HandleBase implements Handle {
   readonly #child: Deno.ChildProcess;
   readonly #stdin: WritableStreamDefaultWriter<Uint8Array>;
   readonly #functions: Set<number> = new Set();
@@ -194,7 +149,7 @@ export class ProcessHandle extends HandleJobs implements Handle {
 
   /** Writes `job` to the process's stdin. */
   send(job: Job<Handle>): SendStatus {
-    const payload = encodeForProcess(job);
+    const payload = encodeArgs(job, false)!; // never null for processes: it throws instead
     const needsSource = typeof job.ref === "number" && !this.#functions.has(job.ref);
     const bytes = encode(
       requestRecord({
@@ -210,12 +165,7 @@ export class ProcessHandle extends HandleJobs implements Handle {
     ).slice();
     if (needsSource) this.#functions.add(job.ref as number);
     this.#writing = this.#writing.then(() => writeFrame(this.#stdin, bytes)).catch(() => {});
-    job.state = "running"; // sent only when idle: it starts at once
-    job.worker = this;
-    job.ticket = 0;
-    this.jobs.push(job);
-    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
+    this.attach(job, "running", 0); // sent only when idle: it starts at once
     return "sent";
   }
 
@@ -234,10 +184,7 @@ export class ProcessHandle extends HandleJobs implements Handle {
 
   /** Kills the process (SIGKILL: it stops wherever it is) and reaps it. */
   retire(): void {
-    if (this.dead) return;
-    this.dead = true;
-    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
+    if (!this.markDead()) return;
     try {
       this.#child.kill("SIGKILL");
     } catch {

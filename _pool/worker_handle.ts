@@ -2,13 +2,12 @@
 // The main thread's handle on one pool worker: spawning it, sending it jobs (the put status
 // checked), taking back jobs it has not started, and retiring it together with whatever it runs.
 
-import { encode, Encoded, UncloneableError } from "../_codec.ts";
 import { PUT_DONE, PUT_FULL, PUT_STOPPED, PUT_TOO_LARGE, Ring } from "../_ring.ts";
 import { toWire, wakeWaiters } from "../_shareable.ts";
 import { endWorker, spawnWorker, unrefTimer } from "../_spawn.ts";
 import type { Job } from "./job.ts";
-import { type Handle, type HandleEvents, HandleJobs, type SendStatus } from "./handle.ts";
-import { Mailbox } from "./mailbox.ts";
+import { type Handle, HandleBase, type HandleEvents, type SendStatus } from "./handle.ts";
+import { encodeArgs } from "./payload.ts";
 import {
   type ArgsMessage,
   MAX_PAYLOAD_BYTES,
@@ -29,52 +28,16 @@ import {
   STATE_KILL,
 } from "./protocol.ts";
 
-/**
- * Encodes a job's arguments for the request ring, once.
- *
- * @returns The payload, or null when the arguments must travel by postMessage.
- * @throws {TypeError} If an argument cannot cross threads, naming its path.
- * @throws {RangeError} If the arguments are over MAX_PAYLOAD_BYTES.
- */
-export function encodeArgs(job: Job<Handle>): Encoded | null {
-  if (job.payload !== undefined) return job.payload;
-  if (job.transfer !== undefined) {
-    toWire(job.args, "args"); // fails now, naming the path, if it cannot go
-    return job.payload = null;
-  }
-  let bytes: Uint8Array;
-  try {
-    bytes = encode(job.args, "args");
-  } catch (error) {
-    if (!(error instanceof UncloneableError && error.needsMessage)) throw error;
-    toWire(job.args, "args");
-    return job.payload = null;
-  }
-  if (bytes.length > MAX_PAYLOAD_BYTES) {
-    throw payloadTooLarge("the task's arguments", bytes.length, ": pass large buffers in transfer");
-  }
-  return job.payload = new Encoded(bytes.slice());
-}
-
 /** One live pool worker, with its rings and tickets. */
-export class WorkerHandle extends HandleJobs implements Handle {
+export class WorkerHandle extends HandleBase implements Handle {
   readonly worker: Worker;
   readonly requests: Ring;
   readonly replies: Ring;
-  /** Tickets, then the kill word (see PREFETCH and STATE_KILL in protocol.ts). */
+  /** Tickets, cancel words, then the kill and critical words (see STATE_* in protocol.ts). */
   readonly state: Int32Array;
   readonly freeTickets: number[];
   /** Functions whose source this worker has received. */
   readonly functions: Set<number> = new Set();
-  /** Results that come by postMessage (REPLY_BY_MESSAGE). */
-  readonly mailbox: Mailbox = new Mailbox();
-  /** Jobs sent to the worker, in order; the first may be running, the rest wait in its ring. */
-  idleTimer: ReturnType<typeof setTimeout> | undefined;
-  dead = false;
-  /** When it was spawned (performance.now()), for utilization. */
-  readonly spawnedAt: number = performance.now();
-  /** Tasks this worker has finished, for `maxTasksPerWorker`-style policies and stats. */
-  finished = 0;
 
   constructor(bell: Int32Array, module: string | undefined, name: string, events: HandleEvents) {
     super();
@@ -127,7 +90,7 @@ export class WorkerHandle extends HandleJobs implements Handle {
    * @throws {TypeError|RangeError} From `encodeArgs`, or a postMessage that refused a transfer.
    */
   send(job: Job<Handle>): SendStatus {
-    const payload = encodeArgs(job);
+    const payload = encodeArgs(job, true);
     const ticket = this.freeTickets.pop()!;
     const needsSource = typeof job.ref === "number" && !this.functions.has(job.ref);
     let status: number;
@@ -168,12 +131,7 @@ export class WorkerHandle extends HandleJobs implements Handle {
       );
     }
     if (needsSource) this.functions.add(job.ref as number);
-    job.state = "sent";
-    job.worker = this;
-    job.ticket = ticket;
-    this.jobs.push(job);
-    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
+    this.attach(job, "sent", ticket);
     return "sent";
   }
 
@@ -199,7 +157,6 @@ export class WorkerHandle extends HandleJobs implements Handle {
     this.freeTickets.push(ticket);
   }
 
-  /** The job with this id, if this worker has it. */
   /**
    * Takes back every job not started, before the worker is retired.
    *
@@ -234,10 +191,7 @@ export class WorkerHandle extends HandleJobs implements Handle {
    * raw Atomics.wait returns.
    */
   retire(): void {
-    if (this.dead) return;
-    this.dead = true;
-    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
+    if (!this.markDead()) return;
     this.requests.stop();
     const args = this.jobs.map((job) => job.args);
     // A running task gets a short grace to see its cancelled signal and clean up; then the

@@ -1,0 +1,55 @@
+// Copyright theta authors. MIT license.
+// A task's arguments as a worker receives them: encoded once for the ring or the pipe, with the
+// size limit and the two ways shared memory can go (by postMessage to a thread, not at all to a
+// process).
+
+import { encode, Encoded, UncloneableError } from "../_codec.ts";
+import { toWire } from "../_shareable.ts";
+import type { Handle } from "./handle.ts";
+import type { Job } from "./job.ts";
+import { MAX_PAYLOAD_BYTES, payloadTooLarge } from "./protocol.ts";
+
+/**
+ * Encodes a job's arguments, once (the result is kept in `job.payload`).
+ *
+ * @param job The job.
+ * @param threads True for thread workers, where shared objects and transfers travel by
+ * postMessage; false for process workers, where they cannot go.
+ * @returns The payload, or null when the arguments must travel by postMessage (threads only).
+ * @throws {TypeError} If an argument cannot cross, naming its path (for a process worker: a
+ * shared object, or any transfer).
+ * @throws {RangeError} If the arguments are over MAX_PAYLOAD_BYTES.
+ */
+export function encodeArgs(job: Job<Handle>, threads: boolean): Encoded | null {
+  if (job.payload !== undefined) return job.payload;
+  if (job.transfer !== undefined) {
+    if (!threads) {
+      throw new TypeError(
+        "Cannot run the task with transfer in a process worker: arguments are copied to the process",
+      );
+    }
+    toWire(job.args, "args"); // fails now, naming the path, if it cannot go
+    return job.payload = null;
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = encode(job.args, "args");
+  } catch (error) {
+    if (!(error instanceof UncloneableError && error.needsMessage)) throw error;
+    if (!threads) {
+      throw new TypeError(
+        `${
+          error.message.replace(/ to another thread as it is a shared object.*$/, "")
+        } to a process worker as it is a shared object: shared memory does not cross processes (use isolation: "thread")`,
+        { cause: error },
+      );
+    }
+    toWire(job.args, "args");
+    return job.payload = null;
+  }
+  if (bytes.length > MAX_PAYLOAD_BYTES) {
+    const hint = threads ? ": pass large buffers in transfer" : "";
+    throw payloadTooLarge("the task's arguments", bytes.length, hint);
+  }
+  return job.payload = new Encoded(bytes.slice());
+}
