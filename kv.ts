@@ -555,26 +555,22 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
     }
     signal?.throwIfAborted();
     let ran = 0;
-    const running = new Set<Promise<void>>();
+    const mine: Promise<void>[] = [];
     while (ran < max && !signal?.aborted && !this.#closed) {
-      const due = this.#kv.list<string>({
-        start: this.#key("ready"),
-        end: this.#key("ready", Date.now() + 1),
-      }, { limit: Math.min(this.#concurrency, max - ran) });
       let claimedAny = false;
-      for await (const entry of due) {
-        if (ran >= max || signal?.aborted) break;
+      for await (const entry of this.#dueJobs()) {
+        if (ran >= max || signal?.aborted || this.#closed) break;
+        // At most `concurrency` jobs at once in this isolate, listen() included.
+        while (this.#running >= this.#concurrency) await Promise.race(this.#runningJobs);
         const claimed = await this.#claim(entry.value);
         if (claimed === undefined) continue;
         claimedAny = true;
         ran++;
-        const run = this.#run(claimed.job, claimed.versionstamp).finally(() => running.delete(run));
-        running.add(run);
-        while (running.size >= this.#concurrency) await Promise.race(running);
+        mine.push(this.#start(claimed.job, claimed.versionstamp));
       }
       if (!claimedAny) break;
     }
-    await Promise.allSettled([...running]);
+    await Promise.allSettled(mine);
     return ran;
   }
 
@@ -710,19 +706,23 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
   }
 
   async #claimDueJobs(): Promise<void> {
-    const free = this.#concurrency - this.#running;
-    if (free <= 0) return;
-    // No limit on the listing: jobs this listener lacks the task of are passed over, and it
-    // stops as soon as its slots are full.
-    const due = this.#kv.list<string>({
-      start: this.#key("ready"),
-      end: this.#key("ready", Date.now() + 1),
-    }, { batchSize: free * 2 });
-    for await (const entry of due) {
+    if (this.#running >= this.#concurrency) return;
+    for await (const entry of this.#dueJobs()) {
       if (this.#closed || this.#running >= this.#concurrency) return;
       const claimed = await this.#claim(entry.value);
       if (claimed !== undefined) this.#start(claimed.job, claimed.versionstamp);
     }
+  }
+
+  /**
+   * The ready keys of the jobs due now, oldest first. No limit: jobs this listener lacks the task
+   * of are passed over (see #claim), and callers stop as soon as their slots are full.
+   */
+  #dueJobs(): Deno.KvListIterator<string> {
+    return this.#kv.list<string>({
+      start: this.#key("ready"),
+      end: this.#key("ready", Date.now() + 1),
+    }, { batchSize: this.#concurrency * 2 });
   }
 
   async #claim(id: string): Promise<{ job: JobRecord; versionstamp: string } | undefined> {
@@ -749,7 +749,8 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
     return committed.ok ? { job: claimed, versionstamp: committed.versionstamp } : undefined;
   }
 
-  #start(job: JobRecord, versionstamp: string): void {
+  /** Runs a claimed job, counted against `concurrency`; resolves once it settled. */
+  #start(job: JobRecord, versionstamp: string): Promise<void> {
     this.#running++;
     const run = this.#run(job, versionstamp).finally(() => {
       this.#running--;
@@ -757,6 +758,7 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
       this.#kick?.();
     });
     this.#runningJobs.add(run);
+    return run;
   }
 
   async #run(job: JobRecord, versionstamp: string): Promise<void> {

@@ -322,7 +322,13 @@ Deno.test("KvPool: a listener without the task leaves the job to one that has it
     { state: (await owner.status(id))?.state, attempts: (await owner.status(id))?.attempts },
     { state: "queued", attempts: 0 },
   );
-  assert.equal(await owner.drain(), 1);
+  // Jobs it cannot run at the head of the line do not hide one it can run behind them.
+  const many = await Promise.all(Array.from({ length: 12 }, () => owner.enqueue("b", [])));
+  const mine = await other.enqueue("a", []);
+  assert.equal(await other.drain(), 1);
+  assert.equal(await other.result(mine), "a");
+  assert.equal(await owner.drain(), 13);
+  for (const more of many) assert.equal(await owner.result(more), "b");
   assert.equal(await owner.result(id), "b");
   await other.close();
   await owner.close();
