@@ -383,7 +383,11 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     this.#pump = new ReplyPump({
       inflight: () => this.#inflight,
       drainReplies: () => this.#drainReplies(),
-      hasReplies: () => this.#workers.some((worker) => worker.hasReplies()),
+      hasReplies: () => {
+        // Called in the pump's poll loop: a plain loop, no closure per call.
+        for (const worker of this.#workers) if (worker.hasReplies()) return true;
+        return false;
+      },
       // Poll only while the threads at work (busy workers, and this one) fit in the cores.
       worthPolling: () => Math.min(this.#inflight, this.#workers.length) + 1 <= this.#cores,
     });

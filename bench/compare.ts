@@ -101,18 +101,19 @@ async function postMessageQueue(kind: ProducerJob["kind"]): Promise<number> {
   return rate;
 }
 
-async function ringbufQueue(): Promise<number> {
+/** ringbuf.js (SPSC, Float64), one number at a time or in batches of `batch`. */
+async function ringbufQueue(batch = 1): Promise<number> {
   const ring = RingBuffer.getStorageForCapacity(4096, Float64Array);
   const buffer = new RingBuffer(ring, Float64Array);
   const { worker, go } = await producer({
-    transport: "ringbuf",
+    transport: batch === 1 ? "ringbuf" : "ringbufBatch",
     kind: "number",
     count: QUEUE_ITEMS,
     ring,
   });
-  const one = new Float64Array(1);
+  const out = new Float64Array(batch);
   const started = go();
-  for (let received = 0; received < QUEUE_ITEMS;) received += buffer.pop(one);
+  for (let received = 0; received < QUEUE_ITEMS;) received += buffer.pop(out);
   const rate = QUEUE_ITEMS / ((performance.now() - started) / 1000);
   worker.terminate();
   return rate;
@@ -134,24 +135,6 @@ async function thetaQueueBatched(): Promise<number> {
   return rate;
 }
 
-/** ringbuf.js in batches of BATCH floats. */
-async function ringbufBatched(): Promise<number> {
-  const ring = RingBuffer.getStorageForCapacity(4096, Float64Array);
-  const buffer = new RingBuffer(ring, Float64Array);
-  const { worker, go } = await producer({
-    transport: "ringbufBatch",
-    kind: "number",
-    count: QUEUE_ITEMS,
-    ring,
-  });
-  const batch = new Float64Array(BATCH);
-  const started = go();
-  for (let received = 0; received < QUEUE_ITEMS;) received += buffer.pop(batch);
-  const rate = QUEUE_ITEMS / ((performance.now() - started) / 1000);
-  worker.terminate();
-  return rate;
-}
-
 async function measure(run: () => Promise<number>): Promise<number> {
   const rates: number[] = [];
   for (let i = 0; i < ROUNDS; i++) rates.push(await run());
@@ -166,9 +149,9 @@ async function queueSection(): Promise<void> {
   const channelObjects = await measure(() => thetaChannel("object"));
   const postNumbers = await measure(() => postMessageQueue("number"));
   const postObjects = await measure(() => postMessageQueue("object"));
-  const ringbuf = await measure(ringbufQueue);
+  const ringbuf = await measure(() => ringbufQueue());
   const thetaBatched = await measure(thetaQueueBatched);
-  const ringbufBatch = await measure(ringbufBatched);
+  const ringbufBatch = await measure(() => ringbufQueue(BATCH));
   console.log("| transport | numbers | small objects | theta / it (numbers) |");
   console.log("|---|---|---|---|");
   console.log(
