@@ -203,17 +203,28 @@ export function tryLock(i32: Int32Array, index: number): boolean {
 }
 
 /**
- * Takes the mutex at `i32[index]`, blocking for at most `timeout` ms.
+ * The uncontended path of the mutex at `i32[index]`: one compare-exchange, then a short spin
+ * (critical sections are a few copies long).
  *
- * @returns True if taken, false on timeout.
+ * @returns True if taken; false to go on to the sleeping path (exchange to 2, wait).
  */
-export function lock(i32: Int32Array, index: number, timeout = Infinity): boolean {
+export function spinLock(i32: Int32Array, index: number): boolean {
   if (Atomics.compareExchange(i32, index, 0, 1) === 0) return true;
   for (let i = 0; i < SPIN_ROUNDS; i++) {
     if (Atomics.load(i32, index) === 0 && Atomics.compareExchange(i32, index, 0, 1) === 0) {
       return true;
     }
   }
+  return false;
+}
+
+/**
+ * Takes the mutex at `i32[index]`, blocking for at most `timeout` ms.
+ *
+ * @returns True if taken, false on timeout.
+ */
+export function lock(i32: Int32Array, index: number, timeout = Infinity): boolean {
+  if (spinLock(i32, index)) return true;
   const deadline = deadlineOf(timeout === Infinity ? undefined : timeout);
   while (Atomics.exchange(i32, index, 2) !== 0) {
     const left = remaining(deadline);
@@ -262,12 +273,7 @@ export function unlock(i32: Int32Array, index: number): void {
  */
 export function criticalLock(i32: Int32Array, index: number): void {
   Termination.enter();
-  if (Atomics.compareExchange(i32, index, 0, 1) === 0) return;
-  for (let i = 0; i < SPIN_ROUNDS; i++) {
-    if (Atomics.load(i32, index) === 0 && Atomics.compareExchange(i32, index, 0, 1) === 0) {
-      return;
-    }
-  }
+  if (spinLock(i32, index)) return;
   while (Atomics.exchange(i32, index, 2) !== 0) Atomics.wait(i32, index, 2);
 }
 
