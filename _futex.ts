@@ -355,9 +355,7 @@ export class MacrotaskYielder {
 export function nap(i32: Int32Array, index: number, value: number, ms: number): Promise<void> {
   return new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, ms);
-    (globalThis as { Deno?: { unrefTimer?: (id: number) => void } }).Deno?.unrefTimer?.(
-      timer as unknown as number,
-    );
+    unrefTimer(timer);
     const pending = Atomics.waitAsync(i32, index, value, ms);
     const done = (): void => {
       clearTimeout(timer);
@@ -366,4 +364,11 @@ export function nap(i32: Int32Array, index: number, value: number, ms: number): 
     if (pending.async) pending.value.then(done);
     else done();
   });
+}
+
+/** Keeps `timer` from holding the process alive (Deno.unrefTimer, where it exists). */
+export function unrefTimer(timer: unknown): void {
+  (globalThis as { Deno?: { unrefTimer?: (id: number) => void } }).Deno?.unrefTimer?.(
+    timer as number,
+  );
 }

@@ -6,6 +6,7 @@
 import * as errors from "./_errors.ts";
 import * as codec from "./_codec.ts";
 import * as futex from "./_futex.ts";
+import { unrefTimer } from "./_futex.ts";
 import * as ring from "./_ring.ts";
 import * as shareable from "./_shareable.ts";
 import * as checks from "./_checks.ts";
@@ -200,11 +201,4 @@ export function endWorker(worker: Worker, kill: Int32Array, crit: Int32Array, gr
   };
   if (graceMs > 0) unrefTimer(setTimeout(attempt, graceMs));
   else attempt();
-}
-
-/** Keeps `timer` from holding the process alive (Deno.unrefTimer, where it exists). */
-export function unrefTimer(timer: unknown): void {
-  (globalThis as { Deno?: { unrefTimer?: (id: number) => void } }).Deno?.unrefTimer?.(
-    timer as number,
-  );
 }

@@ -4,7 +4,8 @@
 
 import { PUT_DONE, PUT_FULL, PUT_STOPPED, PUT_TOO_LARGE, Ring } from "../_ring.ts";
 import { toWire, wakeWaiters } from "../_shareable.ts";
-import { endWorker, spawnWorker, unrefTimer } from "../_spawn.ts";
+import { unrefTimer } from "../_futex.ts";
+import { endWorker, spawnWorker } from "../_spawn.ts";
 import type { Job } from "./job.ts";
 import { type Handle, HandleBase, type HandleEvents, type SendStatus } from "./handle.ts";
 import { encodeArgs } from "./payload.ts";
