@@ -15,100 +15,34 @@
 
 import { decode, encode, encodeOutcome } from "./_codec.ts";
 import type { Task, TaskArgs, TaskName, TaskResult } from "./pool.ts";
+import { JobTasks } from "./_jobs/job_tasks.ts";
+import { checkMs, enqueueSettings, jobSettings, waitSignal } from "./_jobs/settings.ts";
+import type {
+  EnqueueOptions,
+  JobPoolOptions,
+  JobState,
+  JobStatus,
+  JobWaitOptions,
+  ListenOptions,
+} from "./_jobs/types.ts";
 
-/** A job's state. */
-export type JobState = "queued" | "running" | "done" | "failed";
+export type {
+  EnqueueOptions,
+  JobPoolOptions,
+  JobState,
+  JobStatus,
+  JobWaitOptions,
+  ListenOptions,
+} from "./_jobs/types.ts";
 
-/** What `status` tells of a job. */
-export interface JobStatus<R = unknown> {
-  /** The job's id. */
-  id: string;
-  /** The task's name. */
-  task: string;
-  /** Where the job is. */
-  state: JobState;
-  /** Runs started, retries included. */
-  attempts: number;
-  /** Runs whose lease expired (their listener died or stalled); they use up no retry. */
-  stalls: number;
-  /** The result, once done. */
-  result?: R;
-  /** The last error: of the failed job, or of the attempt before a retry. */
-  error?: Error;
-  /** When it was enqueued (epoch ms). */
-  enqueuedAt: number;
-  /** When it is due, or was due (epoch ms). */
-  notBefore: number;
-  /** When it finished (epoch ms). */
-  finishedAt?: number;
-}
-
-/** Options for {@linkcode KvPool}. */
-export interface KvPoolOptions<M> {
-  /** The tasks, by name: an object of functions, or a module URL whose exports they are. */
-  tasks: M | URL | string;
-  /**
-   * The queue's name: pools of one name share jobs, across processes.
-   *
-   * @default {"default"}
-   */
-  name?: string;
-  /**
-   * Delays in ms before each retry of a failing job; with them used up, the job fails and lands
-   * in the dead letters.
-   *
-   * @default {[1000, 5000, 10000]}
-   */
-  backoffSchedule?: number[];
-  /**
-   * How long finished jobs (results and errors) are kept, in ms.
-   *
-   * @default {86400000} (a day)
-   */
-  resultTtl?: number;
-  /**
-   * How long a running job is held without its listener renewing the lease, in ms: the time
-   * after which a crashed listener's job runs elsewhere.
-   *
-   * @default {30000}
-   */
-  leaseMs?: number;
+/** Options for {@linkcode KvPool}: the job pool options, and how often listeners poll. */
+export interface KvPoolOptions<M extends Record<string, Task>> extends JobPoolOptions<M> {
   /**
    * How often a listener looks for jobs from other processes, in ms.
    *
    * @default {50}
    */
   pollInterval?: number;
-  /**
-   * Jobs a listener runs at once.
-   *
-   * @default {4}
-   */
-  concurrency?: number;
-  /**
-   * Stalls (runs whose lease expired) a job may have before it goes to the dead letters. A stall
-   * uses up no retry of `backoffSchedule`.
-   *
-   * @default {3}
-   */
-  maxStalls?: number;
-}
-
-/** Options for {@linkcode KvPool.prototype.enqueue}. */
-export interface EnqueueOptions {
-  /**
-   * Milliseconds before the job may run.
-   *
-   * @default {0}
-   */
-  delay?: number;
-  /**
-   * An idempotency key: enqueueing the same key again (while the first job's record is kept)
-   * returns the first job's id and runs nothing twice.
-   *
-   * @default {undefined}
-   */
-  key?: string;
 }
 
 /** Options for {@linkcode KvPool.prototype.drain}. */
@@ -127,23 +61,6 @@ export interface DrainOptions {
   max?: number;
 }
 
-/** Options for {@linkcode KvPool.prototype.result}. */
-export interface JobWaitOptions {
-  /**
-   * Stops waiting (the job itself goes on).
-   *
-   * @default {undefined}
-   */
-  signal?: AbortSignal;
-  /**
-   * Milliseconds to wait at most; then the promise rejects with a `TimeoutError` `DOMException`
-   * (the job itself goes on).
-   *
-   * @default {undefined} (no limit)
-   */
-  timeout?: number;
-}
-
 /** The record stored per job. Arguments, results and errors are theta codec bytes. */
 interface JobRecord {
   id: string;
@@ -158,14 +75,6 @@ interface JobRecord {
   finishedAt?: number;
   result?: Uint8Array;
   error?: Uint8Array;
-}
-
-function checkMs(value: number, what: string): void {
-  if (!(typeof value === "number" && value >= 0 && value < Infinity)) {
-    throw new RangeError(
-      `Cannot create the KvPool as ${what} must be a non-negative finite number of ms: current value is ${value}`,
-    );
-  }
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -246,14 +155,13 @@ function wakeFinishWaiters(key: string): void {
 export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
   readonly #kv: Deno.Kv;
   readonly #name: string;
-  readonly #tasks: M | URL | string;
+  readonly #tasks: JobTasks;
   readonly #backoff: readonly number[];
   readonly #resultTtl: number;
   readonly #leaseMs: number;
   readonly #pollInterval: number;
   readonly #concurrency: number;
   readonly #maxStalls: number;
-  #module: Promise<Record<string, unknown>> | undefined;
   #listening: PromiseWithResolvers<void> | undefined;
   #kick: (() => void) | undefined;
   #running = 0;
@@ -275,50 +183,16 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
         "Cannot create the KvPool as kv is not a Deno.Kv: pass await Deno.openKv()",
       );
     }
-    const tasks = options?.tasks;
-    if (
-      !(typeof tasks === "string" || tasks instanceof URL ||
-        (typeof tasks === "object" && tasks !== null))
-    ) {
-      throw new TypeError(
-        "Cannot create the KvPool as tasks must be an object of functions or a module URL",
-      );
-    }
-    const name = options.name ?? "default";
-    if (typeof name !== "string" || name === "") {
-      throw new TypeError(
-        `Cannot create the KvPool as name must be a non-empty string: current value is ${name}`,
-      );
-    }
-    const backoff = options.backoffSchedule ?? [1000, 5000, 10000];
-    if (!Array.isArray(backoff)) {
-      throw new TypeError("Cannot create the KvPool as backoffSchedule must be an array of ms");
-    }
-    backoff.forEach((ms, i) => checkMs(ms, `backoffSchedule[${i}]`));
-    this.#resultTtl = options.resultTtl ?? 86_400_000;
-    this.#leaseMs = options.leaseMs ?? 30_000;
-    this.#pollInterval = options.pollInterval ?? 50;
-    const maxStalls = options.maxStalls ?? 3;
-    if (!(Number.isInteger(maxStalls) && maxStalls >= 0)) {
-      throw new RangeError(
-        `Cannot create the KvPool as maxStalls must be a non-negative integer: current value is ${maxStalls}`,
-      );
-    }
-    this.#maxStalls = maxStalls;
-    checkMs(this.#resultTtl, "resultTtl");
-    checkMs(this.#leaseMs, "leaseMs");
-    checkMs(this.#pollInterval, "pollInterval");
-    const concurrency = options.concurrency ?? 4;
-    if (!Number.isInteger(concurrency) || concurrency < 1) {
-      throw new RangeError(
-        `Cannot create the KvPool as concurrency must be a positive integer: current value is ${concurrency}`,
-      );
-    }
+    const settings = jobSettings(options, "KvPool");
     this.#kv = kv;
-    this.#name = name;
-    this.#tasks = tasks;
-    this.#backoff = [...backoff];
-    this.#concurrency = concurrency;
+    this.#name = settings.name;
+    this.#tasks = new JobTasks(settings.tasks, settings.concurrency);
+    this.#backoff = settings.backoff;
+    this.#resultTtl = settings.resultTtl;
+    this.#leaseMs = settings.leaseMs;
+    this.#concurrency = settings.concurrency;
+    this.#maxStalls = settings.maxStalls;
+    this.#pollInterval = checkMs(options.pollInterval ?? 50, "pollInterval", "KvPool");
   }
 
   /**
@@ -331,27 +205,6 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
 
   #key(...parts: Deno.KvKeyPart[]): Deno.KvKey {
     return ["theta", this.#name, ...parts];
-  }
-
-  async #taskNames(): Promise<Record<string, unknown>> {
-    const tasks = this.#tasks;
-    if (typeof tasks === "string" || tasks instanceof URL) {
-      this.#module ??= import(String(tasks));
-      return await this.#module;
-    }
-    return tasks as Record<string, unknown>;
-  }
-
-  async #checkTask(name: unknown): Promise<void> {
-    if (typeof name !== "string") {
-      throw new TypeError(
-        `Cannot submit the job as its task must be a task name (functions cannot be stored): current value is ${typeof name}`,
-      );
-    }
-    const tasks = await this.#taskNames();
-    if (typeof tasks[name] !== "function") {
-      throw new TypeError(`Cannot submit the job as there is no task named "${name}"`);
-    }
   }
 
   /**
@@ -396,24 +249,8 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
     options: EnqueueOptions = {},
   ): Promise<string> {
     if (this.#closed) throw new TypeError("Cannot enqueue a job as the KvPool is closed");
-    await this.#checkTask(name);
-    if (!Array.isArray(args)) {
-      throw new TypeError(
-        `Cannot enqueue the job as args must be an array: current value is ${args}`,
-      );
-    }
-    const delay = options.delay ?? 0;
-    if (!(delay >= 0 && delay < Infinity)) {
-      throw new RangeError(
-        `Cannot enqueue the job as delay must be a non-negative number of ms: current value is ${delay}`,
-      );
-    }
-    const key = options.key;
-    if (key !== undefined && (typeof key !== "string" || key === "")) {
-      throw new TypeError(
-        `Cannot enqueue the job as key must be a non-empty string: current value is ${key}`,
-      );
-    }
+    await this.#tasks.check(name);
+    const { delay, key } = enqueueSettings(args, options);
     const now = Date.now();
     const job: JobRecord = {
       id: crypto.randomUUID(),
@@ -583,17 +420,7 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
    * @throws The job's error if it failed; `TypeError` for an unknown id; the signal's reason.
    */
   async result(id: string, options: JobWaitOptions = {}): Promise<unknown> {
-    const { timeout } = options;
-    if (timeout !== undefined && !(typeof timeout === "number" && timeout >= 0)) {
-      throw new RangeError(
-        `Cannot wait for the job as timeout must be a non-negative number of ms: current value is ${timeout}`,
-      );
-    }
-    const signal = timeout === undefined
-      ? options.signal
-      : options.signal === undefined
-      ? AbortSignal.timeout(timeout)
-      : AbortSignal.any([options.signal, AbortSignal.timeout(timeout)]);
+    const signal = waitSignal(options);
     signal?.throwIfAborted();
     const waitKey = `${this.#name}/${id}`;
     let wake: () => void = () => {};
@@ -641,7 +468,7 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
    * @returns A promise that resolves once listening ended and the running jobs settled.
    * @throws {TypeError} If already listening or closed.
    */
-  listen(options: { signal?: AbortSignal } = {}): Promise<void> {
+  listen(options: ListenOptions = {}): Promise<void> {
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.#closed) return Promise.reject(new TypeError("Cannot listen as the KvPool is closed"));
@@ -731,7 +558,7 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
     const now = Date.now();
     if (job === null || job.state !== "queued" || job.notBefore > now) return undefined;
     // A listener without the task leaves the job to one that has it: no attempt is used.
-    if (typeof (await this.#taskNames())[job.task] !== "function") return undefined;
+    if (!(await this.#tasks.has(job.task))) return undefined;
     const claimed: JobRecord = {
       ...job,
       state: "running",
@@ -773,12 +600,7 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
     let ok = true;
     let value: unknown;
     try {
-      const tasks = await this.#taskNames();
-      const task = tasks[job.task];
-      if (typeof task !== "function") {
-        throw new TypeError(`Cannot run the job as there is no task named "${job.task}"`);
-      }
-      value = await task(...(decode(job.args) as unknown[]));
+      value = await this.#tasks.run(job.task, decode(job.args) as unknown[]);
     } catch (error) {
       ok = false;
       value = error;
@@ -940,6 +762,7 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
     if (pools?.get(this.#name) === this) pools.delete(this.#name);
     this.#kick?.();
     await this.#listening?.promise;
+    await this.#tasks.close();
   }
 
   /** Closes the pool. */

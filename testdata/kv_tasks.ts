@@ -19,3 +19,11 @@ export async function hangInChild(): Promise<string> {
   }
   return `ran in ${Deno.pid}`;
 }
+
+/** Keeps its thread busy for `ms` without yielding: a CPU-bound job. */
+export function spin(ms: number): number {
+  const until = Date.now() + ms;
+  let spins = 0;
+  while (Date.now() < until) spins++;
+  return spins;
+}
