@@ -554,7 +554,9 @@ export class BullPool<M extends Record<string, Task> = Record<string, Task>> {
         prefix: PREFIX,
         concurrency: this.#concurrency,
         lockDuration: this.#leaseMs,
-        stalledInterval: Math.max(1, this.#leaseMs),
+        // A stall is seen on the second check after the lock expired: checking twice per lease
+        // bounds recovery at about two leases (one lease plus half, typically).
+        stalledInterval: Math.max(1, Math.round(this.#leaseMs / 2)),
         maxStalledCount: this.#maxStalls,
         // BullMQ's idle wait (s). Its listener can miss the wake-up of a retry it delayed itself
         // and then sleeps the whole wait (5 s by default, measured here in 5 of 15 retries of a

@@ -1,55 +1,188 @@
-// KvPool end-to-end throughput: jobs submitted, run and their results read back.
+// Job pools end to end, KvPool (one SQLite file) and BullPool (Redis on a Unix socket) in one run:
+// jobs/s with 1-4 listener processes (submit 500 jobs, read every result back), pickup latency
+// p50/p99 (enqueue to the task's start, one job at a time), and recovery after SIGKILL of a
+// listener holding a job (kill to result, lease 1 s).
 // Run: npx --yes deno@2.9.6 run --unstable-kv -A bench/kv_jobs.ts
 import { KvPool } from "../kv.ts";
+import { BullPool } from "../bull.ts";
+import { hasRedis, startRedis } from "../testdata/redis.ts";
+import { openKvRetrying } from "../testdata/open_kv.ts";
 
 const JOBS = 500;
+const PICKUPS = 100;
+const LEASE_MS = 1000;
 const TASKS = new URL("../testdata/kv_tasks.ts", import.meta.url);
-const LISTENER = new URL("../testdata/kv_listener.ts", import.meta.url);
 
-async function run(kv: Deno.Kv, name: string): Promise<number> {
-  const jobs = new KvPool(kv, { tasks: TASKS, name });
-  const started = performance.now();
-  await Promise.all(Array.from({ length: JOBS }, (_, i) => jobs.submit("add", i, 1)));
-  return JOBS / ((performance.now() - started) / 1000);
+/** What the bench asks of either pool. */
+interface JobPool {
+  enqueue(name: string, args: unknown[]): Promise<string>;
+  result(id: string): Promise<unknown>;
+  close(): Promise<void>;
 }
 
-async function inProcess(path: string): Promise<number> {
-  const kv = await Deno.openKv(path);
-  const jobs = new KvPool(kv, { tasks: TASKS, name: "bench", concurrency: 16 });
-  const listening = jobs.listen();
-  const rate = await run(kv, "bench");
-  await jobs.close();
-  await listening;
-  kv.close();
-  return rate;
+interface Engine {
+  name: string;
+  /** The listener script: args <target> <leaseMs>. */
+  listener: URL;
+  /** Where jobs live (a KV file path, a Redis URL). */
+  target: string;
+  /** The queue's name: one per measurement, so no setting of one carries into the next. */
+  queue: string;
+  /** Where listeners run tasks: worker threads (module URL) or their event loop (functions). */
+  mode: "threads" | "inline";
+  /** A submitting pool on the target and queue. */
+  open(leaseMs: number): Promise<JobPool>;
 }
 
-async function acrossProcesses(path: string): Promise<number> {
+async function spawnListener(
+  engine: Engine,
+  leaseMs: number,
+  env: Record<string, string> = {},
+): Promise<Deno.ChildProcess> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--unstable-kv", "-A", LISTENER.pathname, path, "30000"],
+    args: [
+      "run",
+      "--unstable-kv",
+      "-A",
+      engine.listener.pathname,
+      engine.target,
+      String(leaseMs),
+      engine.queue,
+      engine.mode,
+    ],
     stdin: "piped",
     stdout: "piped",
+    env,
   }).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   await reader.read();
   reader.releaseLock();
-  const kv = await Deno.openKv(path);
-  const rate = await run(kv, "shared");
-  kv.close();
-  child.stdin.close();
-  await child.status;
   child.stdout.cancel().catch(() => {});
+  return child;
+}
+
+async function stop(children: Deno.ChildProcess[]): Promise<void> {
+  for (const child of children) child.stdin.close();
+  await Promise.all(children.map((child) => child.status));
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+}
+
+async function throughput(engine: Engine, listeners: number): Promise<number> {
+  const children = await Promise.all(
+    Array.from({ length: listeners }, () => spawnListener(engine, 30_000)),
+  );
+  const jobs = await engine.open(30_000);
+  // One warm-up job per listener: module loading and worker threads are not the figure.
+  await Promise.all(children.map(async () => jobs.result(await jobs.enqueue("add", [1, 1]))));
+  const started = performance.now();
+  const ids = await Promise.all(
+    Array.from({ length: JOBS }, (_, i) => jobs.enqueue("add", [i, 1])),
+  );
+  await Promise.all(ids.map((id) => jobs.result(id)));
+  const rate = JOBS / ((performance.now() - started) / 1000);
+  await jobs.close();
+  await stop(children);
   return rate;
 }
 
-const dir = await Deno.makeTempDir({ prefix: "theta_kv_bench_" });
-console.log("| setup | jobs/s (500 jobs, submit and read back) |");
-console.log("|---|---|");
-console.log(`| one process, :memory: | ${(await inProcess(":memory:")).toFixed(0)} |`);
-console.log(`| one process, SQLite file | ${(await inProcess(`${dir}/a.sqlite3`)).toFixed(0)} |`);
+async function pickup(engine: Engine): Promise<{ p50: number; p99: number }> {
+  const children = [await spawnListener(engine, 30_000)];
+  const jobs = await engine.open(30_000);
+  await jobs.result(await jobs.enqueue("add", [1, 1]));
+  const delays: number[] = [];
+  for (let i = 0; i < PICKUPS; i++) {
+    const enqueuedAt = Date.now();
+    const startedAt = await jobs.result(await jobs.enqueue("startedAt", [])) as number;
+    delays.push(startedAt - enqueuedAt);
+  }
+  await jobs.close();
+  await stop(children);
+  delays.sort((a, b) => a - b);
+  return { p50: percentile(delays, 0.5), p99: percentile(delays, 0.99) };
+}
+
+async function recovery(engine: Engine): Promise<number> {
+  const doomed = await spawnListener(engine, LEASE_MS, { THETA_HANG: "1" });
+  const jobs = await engine.open(LEASE_MS);
+  const id = await jobs.enqueue("hangInChild", []);
+  await new Promise((resolve) => setTimeout(resolve, 300)); // the doomed listener holds it
+  const survivor = await spawnListener(engine, LEASE_MS);
+  const killedAt = performance.now();
+  doomed.kill("SIGKILL");
+  await doomed.status;
+  await jobs.result(id);
+  const ms = performance.now() - killedAt;
+  await jobs.close();
+  await stop([survivor]);
+  return ms;
+}
+
+const dir = await Deno.makeTempDir({ prefix: "theta_jobs_bench_" });
+let runs = 0;
+const kvEngine = (mode: Engine["mode"]): Engine => {
+  const target = `${dir}/jobs-${runs}.sqlite3`;
+  const queue = `q${runs++}`;
+  return {
+    name: "KvPool, SQLite file",
+    listener: new URL("../testdata/kv_listener.ts", import.meta.url),
+    target,
+    queue,
+    mode,
+    async open(leaseMs) {
+      const kv = await openKvRetrying(target);
+      const pool = new KvPool(kv, { tasks: TASKS, name: queue, leaseMs });
+      return {
+        enqueue: (name, args) => pool.enqueue(name, args as never),
+        result: (id) => pool.result(id),
+        close: async () => {
+          await pool.close();
+          kv.close();
+        },
+      };
+    },
+  };
+};
+const redis = hasRedis ? await startRedis() : undefined;
+const bullEngine = (mode: Engine["mode"]): Engine => {
+  const queue = `q${runs++}`;
+  const target = redis!.url;
+  return {
+    name: "BullPool, Redis 7 on a Unix socket",
+    listener: new URL("../testdata/bull_listener.ts", import.meta.url),
+    target,
+    queue,
+    mode,
+    open(leaseMs) {
+      return Promise.resolve(
+        new BullPool({ connection: { url: target }, tasks: TASKS, name: queue, leaseMs }),
+      );
+    },
+  };
+};
+if (redis === undefined) console.warn("redis-server not found: BullPool is left out");
+
 console.log(
-  `| submitter + listener process, one SQLite file | ${
-    (await acrossProcesses(`${dir}/b.sqlite3`)).toFixed(0)
-  } |`,
+  "| engine | listeners run tasks on | jobs/s, 1 listener | 2 | 3 | 4 | pickup p50 / p99 (ms) | recovery after SIGKILL (lease 1 s) |",
 );
+console.log("|---|---|---|---|---|---|---|---|");
+for (const make of redis === undefined ? [kvEngine] : [kvEngine, bullEngine]) {
+  for (const mode of ["threads", "inline"] as const) {
+    const rates: string[] = [];
+    for (const listeners of [1, 2, 3, 4]) {
+      rates.push((await throughput(make(mode), listeners)).toFixed(0));
+    }
+    const { p50, p99 } = await pickup(make(mode));
+    const recovered = await recovery(make(mode));
+    const where = mode === "threads" ? "worker threads (module URL)" : "its event loop (functions)";
+    console.log(
+      `| ${make(mode).name} | ${where} | ${rates.join(" | ")} | ${p50} / ${p99} | ${
+        recovered.toFixed(0)
+      } ms |`,
+    );
+  }
+}
+await redis?.stop();
 await Deno.remove(dir, { recursive: true });

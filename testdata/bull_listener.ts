@@ -1,12 +1,15 @@
-// A listener process for bull_test.ts: runs the jobs of queue "shared" on the Redis given.
-// Usage: deno run -A testdata/bull_listener.ts <redis url> <leaseMs>
+// A listener process for bull_test.ts and bench/kv_jobs.ts: runs the jobs of a queue ("shared" by
+// default) on the Redis given; "inline" runs the tasks on its event loop (an object of functions)
+// instead of worker threads (the module's URL).
+// Usage: deno run -A testdata/bull_listener.ts <redis url> <leaseMs> [queue] [inline]
 import { BullPool } from "../bull.ts";
 
-const [url, leaseMs] = Deno.args;
+const [url, leaseMs, name = "shared", mode] = Deno.args;
+const TASKS = new URL("./kv_tasks.ts", import.meta.url);
 const jobs = new BullPool({
   connection: { url: url! },
-  tasks: new URL("./kv_tasks.ts", import.meta.url),
-  name: "shared",
+  tasks: mode === "inline" ? await import(TASKS.href) : TASKS,
+  name,
   leaseMs: Number(leaseMs),
 });
 const listening = jobs.listen();
