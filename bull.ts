@@ -12,6 +12,9 @@
  * kept failed set. Arguments, results and errors travel as theta codec bytes (base64 in BullMQ's
  * JSON), so Map, Date, bigint and Error classes survive.
  *
+ * Permissions: `--allow-net` for Redis (read and write of the path too, for a Unix socket),
+ * `--allow-env` (BullMQ reads the environment as it loads), `--allow-read` for module tasks.
+ *
  * @module
  */
 
@@ -156,24 +159,26 @@ function redisOptions(connection: BullConnection): Record<string, unknown> {
 }
 
 /**
- * Asks for net access to Redis up front: without it ioredis would retry the connection forever
- * and every call would hang.
+ * Asks for access to Redis up front: without it ioredis would retry the connection forever and
+ * every call would hang. A Unix socket needs read and write access to its path besides net.
  *
- * @throws {Deno.errors.NotCapable} If net access to Redis is not granted.
+ * @throws {Deno.errors.NotCapable} If access to Redis is not granted.
  */
-function checkNetAccess(options: Record<string, unknown>): void {
-  const host = typeof options.path === "string"
-    ? `unix:${options.path}`
-    : `${options.host}:${options.port}`;
+function checkAccess(options: Record<string, unknown>): void {
   const permissions = globalThis.Deno?.permissions;
   if (typeof permissions?.querySync !== "function") return;
-  const descriptor = { name: "net", host } as const;
-  let state = permissions.querySync(descriptor).state;
-  if (state === "prompt") state = permissions.requestSync(descriptor).state;
-  if (state !== "granted") {
-    throw new Deno.errors.NotCapable(
-      `Cannot create the BullPool as net access to Redis (${host}) is not granted: run with --allow-net`,
-    );
+  const path = typeof options.path === "string" ? options.path : undefined;
+  const host = path === undefined ? `${options.host}:${options.port}` : `unix:${path}`;
+  const needed: Deno.PermissionDescriptor[] = [{ name: "net", host }];
+  if (path !== undefined) needed.push({ name: "read", path }, { name: "write", path });
+  for (const descriptor of needed) {
+    let state = permissions.querySync(descriptor).state;
+    if (state === "prompt") state = permissions.requestSync(descriptor).state;
+    if (state !== "granted") {
+      throw new Deno.errors.NotCapable(
+        `Cannot create the BullPool as ${descriptor.name} access to Redis (${host}) is not granted: run with --allow-${descriptor.name}`,
+      );
+    }
   }
 }
 
@@ -246,11 +251,11 @@ export class BullPool<M extends Record<string, Task> = Record<string, Task>> {
    * @throws {TypeError} If `connection` or `tasks` is missing or malformed, or `name` is not a
    * non-empty string.
    * @throws {RangeError} If a duration, `concurrency`, `maxStalls` or the port is out of range.
-   * @throws {Deno.errors.NotCapable} If net access to Redis is not granted.
+   * @throws {Deno.errors.NotCapable} If access to Redis (net; a socket's path) is not granted.
    */
   constructor(options: BullPoolOptions<M>) {
     this.#connection = redisOptions(options?.connection);
-    checkNetAccess(this.#connection);
+    checkAccess(this.#connection);
     const settings = jobSettings(options, "BullPool");
     if (settings.name.includes(":")) {
       throw new TypeError(

@@ -131,7 +131,7 @@ const kvEngine = (mode: Engine["mode"]): Engine => {
     target,
     queue,
     mode,
-    async open(leaseMs) {
+    async open(leaseMs): Promise<JobPool> {
       const kv = await openKvRetrying(target);
       const pool = new KvPool(kv, { tasks: TASKS, name: queue, leaseMs });
       return {
@@ -155,7 +155,7 @@ const bullEngine = (mode: Engine["mode"]): Engine => {
     target,
     queue,
     mode,
-    open(leaseMs) {
+    open(leaseMs): Promise<JobPool> {
       return Promise.resolve(
         new BullPool({ connection: { url: target }, tasks: TASKS, name: queue, leaseMs }),
       );
