@@ -635,10 +635,12 @@ Deno.test("Pool resize keeps queued tasks as they are", async (t) => {
     const queued = [1, 2, 3].map((i) =>
       pool.run(record, [log, i], i === 2 ? { signal: controller.signal } : {})
     );
+    // Handlers first: the aborted task may reject before `first` settles (if it was still queued).
+    const settled = Promise.allSettled(queued);
     pool.resize(2); // a queued shareable argument must not make this throw
     controller.abort(new Error("cancelled"));
     assert.equal(await first, 0);
-    const results = await Promise.allSettled(queued);
+    const results = await settled;
     assert.deepEqual(results.map((r) => r.status), ["fulfilled", "rejected", "fulfilled"]);
     assert.deepEqual(log.flush().sort(), [1, 3]);
     const { completed, failed } = pool.stats;
