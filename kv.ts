@@ -166,6 +166,8 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
   #kick: (() => void) | undefined;
   #running = 0;
   readonly #runningJobs: Set<Promise<void>> = new Set();
+  /** Ids of the jobs running here: never taken for stalled by this listener. */
+  readonly #runningIds: Set<string> = new Set();
   #closed = false;
   #stopListening = false;
 
@@ -579,8 +581,10 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
   /** Runs a claimed job, counted against `concurrency`; resolves once it settled. */
   #start(job: JobRecord, versionstamp: string): Promise<void> {
     this.#running++;
+    this.#runningIds.add(job.id);
     const run = this.#run(job, versionstamp).finally(() => {
       this.#running--;
+      this.#runningIds.delete(job.id);
       this.#runningJobs.delete(run);
       this.#kick?.();
     });
@@ -592,10 +596,19 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
     let current = { job, versionstamp };
     let lost = false;
     // Renew the lease while the task runs; losing it means another listener took the job over.
-    const renew = setInterval(async () => {
-      const renewed = await this.#renewLease(current).catch(() => undefined);
-      if (renewed === undefined) lost = true;
-      else current = renewed;
+    // One renewal at a time, and the outcome waits for it: two commits checked against one
+    // versionstamp would fail each other (seen with the store locked longer than a renewal
+    // period: the second renewal failed, the job was taken for lost and ran again).
+    let renewing: Promise<void> | undefined;
+    const renew = setInterval(() => {
+      if (renewing !== undefined || lost) return;
+      renewing = this.#renewLease(current).then(
+        (renewed) => {
+          if (renewed === undefined) lost = true;
+          else current = renewed;
+        },
+        () => {}, // the store failed past its busy retries: try again next period
+      ).finally(() => (renewing = undefined));
     }, Math.max(10, this.#leaseMs / 3));
     let ok = true;
     let value: unknown;
@@ -607,6 +620,7 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
     } finally {
       clearInterval(renew);
     }
+    await renewing;
     if (lost) return;
     await this.#settle(current, ok, value).catch((error) => {
       console.error(`KvPool: cannot store the outcome of job ${job.id}:`, error);
@@ -741,6 +755,9 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
     for await (const entry of expired) {
       const record = await this.#busy(() => this.#kv.get<JobRecord>(this.#key("job", entry.value)));
       const job = record.value;
+      // A job this listener runs is alive, whatever its lease says: its renewal may have been held
+      // up by a locked store, and its outcome is on the way.
+      if (job !== null && this.#runningIds.has(job.id)) continue;
       if (job === null || job.state !== "running" || job.leaseUntil > Date.now()) {
         await this.#busy(() => this.#kv.atomic().check(entry).delete(entry.key).commit());
         continue;

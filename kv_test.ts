@@ -5,6 +5,11 @@ import * as tasks from "./testdata/kv_tasks.ts";
 
 const TASKS = new URL("./testdata/kv_tasks.ts", import.meta.url);
 const LISTENER = new URL("./testdata/kv_listener.ts", import.meta.url);
+const LOCKER = new URL("./testdata/lock_kv.ts", import.meta.url);
+
+async function until(condition: () => Promise<boolean>): Promise<void> {
+  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 10));
+}
 
 async function tempKvPath(): Promise<string> {
   return `${await Deno.makeTempDir({ prefix: "theta_kv_" })}/jobs.sqlite3`;
@@ -365,4 +370,58 @@ Deno.test("KvPool.result gives up after its timeout; the job goes on", async () 
   assert.equal(await jobs.result(id, { timeout: 1000 }), 3);
   await jobs.close();
   kv.close();
+});
+
+/** Holds `path`'s SQLite write lock from another process for `ms`; resolves once it holds it. */
+async function lockStore(path: string, ms: number): Promise<Deno.ChildProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-write", LOCKER.pathname, path, String(ms)],
+    stdout: "piped",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  assert.match((await reader.read()).value ?? "", /locked/);
+  reader.releaseLock();
+  child.stdout.cancel().catch(() => {});
+  return child;
+}
+
+Deno.test("KvPool on a store locked by another process loses nothing", async (t) => {
+  const path = await tempKvPath();
+  const kv = await Deno.openKv(path);
+  const jobs = new KvPool(kv, {
+    name: "locked",
+    leaseMs: 1000, // shorter than the locks: a lease the lock kept from renewing
+    tasks: {
+      slow: (i: number) => new Promise((resolve) => setTimeout(() => resolve(i), 300)),
+    },
+  });
+  const listening = jobs.listen();
+
+  for (const ms of [3000, 15_000]) {
+    await t.step(`locked ${ms / 1000} s while jobs finish and others are enqueued`, async () => {
+      const ids = await Promise.all([0, 1, 2].map((i) => jobs.enqueue("slow", [i])));
+      for (const id of ids) await until(async () => (await jobs.status(id))?.state === "running");
+      const locker = await lockStore(path, ms);
+      // The running jobs finish inside the lock; this enqueue waits it out (Deno KV alone gives up
+      // after 5 s with "database is locked").
+      const late = await jobs.enqueue("slow", [3]);
+      assert.equal((await locker.status).code, 0);
+      assert.deepEqual(await Promise.all([...ids, late].map((id) => jobs.result(id))), [
+        0,
+        1,
+        2,
+        3,
+      ]);
+      for (const id of [...ids, late]) {
+        const status = await jobs.status(id);
+        assert.equal(status?.attempts, 1, `job ${id} ran ${status?.attempts} times`);
+        assert.equal(status?.stalls, 0);
+      }
+    });
+  }
+
+  await jobs.close();
+  await listening;
+  kv.close();
+  await Deno.remove(path.replace(/\/jobs\.sqlite3$/, ""), { recursive: true });
 });
