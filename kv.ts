@@ -3,15 +3,17 @@
 // restarts and spread over processes and machines.
 //
 // Each job is one record under ["theta", name, "job", id]; two index keys make it findable:
-// ["theta", name, "ready", notBefore, id] while it waits, ["theta", name, "lease", until, id] while
-// it runs. Every change is one atomic operation checked against the record's versionstamp, so two
-// listeners never both claim a job. A running job holds a lease its listener renews; a job whose
-// lease expired (its listener crashed or was killed) is retried by whoever sees it first.
+// ["theta", name, "ready", notBefore, id] while it waits (holding a copy of the queued record, so
+// a claim is one commit checked against that entry, with no read), and
+// ["theta", name, "lease", until, id] while it runs. Every change is one atomic operation checked
+// against a versionstamp, so two listeners never both claim a job. A running job holds a lease its
+// listener renews; a job whose lease expired (its listener crashed or was killed) runs again,
+// started by whichever listener sees it first.
 //
-// Waking up: within one isolate a submit wakes local listeners directly; kv.enqueue wakes
-// listeners in isolates KV delivers queue messages to (Deno Deploy starts isolates for them);
-// and a short poll finds the rest, since across processes on one SQLite file the runtime polls its
-// queue only about once a minute and kv.watch does not see other processes' writes.
+// Waking up: KV queues are not used (the new Deno Deploy has none, and an app's own listenQueue
+// keeps its messages). Within one isolate an enqueue wakes the local listener directly; other
+// processes find due jobs by polling every `pollInterval`; on Deno Deploy a Deno.cron handler
+// calls drain().
 
 import { decode, encode, encodeOutcome } from "./_codec.ts";
 import type { Task, TaskArgs, TaskName, TaskResult } from "./pool.ts";
@@ -60,6 +62,9 @@ export interface DrainOptions {
    */
   max?: number;
 }
+
+/** A ready-index entry: the queued job's record (an id alone in stores theta 0.1 wrote). */
+type ReadyEntry = Deno.KvEntry<JobRecord | string>;
 
 /** The record stored per job. Arguments, results and errors are theta codec bytes. */
 interface JobRecord {
@@ -307,7 +312,7 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
     return atomic
       .check({ key: this.#key("job", job.id), versionstamp: null })
       .set(this.#key("job", job.id), job)
-      .set(this.#key("ready", job.notBefore, job.id), job.id);
+      .set(this.#key("ready", job.notBefore, job.id), job);
   }
 
   /**
@@ -364,7 +369,7 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
           .check(jobEntry)
           .delete(this.#key("dead", id))
           .set(this.#key("job", id), job)
-          .set(this.#key("ready", job.notBefore, id), id)
+          .set(this.#key("ready", job.notBefore, id), job)
           .commit()
       );
       if (committed.ok) {
@@ -401,7 +406,7 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
         if (ran >= max || signal?.aborted || this.#closed) break;
         // At most `concurrency` jobs at once in this isolate, listen() included.
         while (this.#running >= this.#concurrency) await Promise.race(this.#runningJobs);
-        const claimed = await this.#claim(entry.value);
+        const claimed = await this.#claim(entry);
         if (claimed === undefined) continue;
         claimedAny = true;
         ran++;
@@ -535,28 +540,63 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
   }
 
   async #claimDueJobs(): Promise<void> {
-    if (this.#running >= this.#concurrency) return;
+    const full = (): boolean => this.#closed || this.#running >= this.#concurrency;
+    if (full()) return;
+    // Listeners that all claim from the head of the due list collide: with 2-4 listener
+    // processes, 40% of the job reads found a job another listener had just claimed. Each
+    // claims from a shuffled window of due jobs instead, window after window, so jobs it cannot
+    // run (no such task here) never hide the ones behind them.
+    const size = this.#concurrency * 4;
+    let window: ReadyEntry[] = [];
+    const claimWindow = async (): Promise<void> => {
+      shuffle(window);
+      for (const entry of window) {
+        if (full()) return;
+        const claimed = await this.#claim(entry);
+        if (claimed !== undefined) this.#start(claimed.job, claimed.versionstamp);
+      }
+      window = [];
+    };
     for await (const entry of this.#dueJobs()) {
-      if (this.#closed || this.#running >= this.#concurrency) return;
-      const claimed = await this.#claim(entry.value);
-      if (claimed !== undefined) this.#start(claimed.job, claimed.versionstamp);
+      window.push(entry);
+      if (window.length < size) continue;
+      await claimWindow();
+      if (full()) return;
     }
+    await claimWindow();
   }
 
   /**
    * The ready keys of the jobs due now, oldest first. No limit: jobs this listener lacks the task
    * of are passed over (see #claim), and callers stop as soon as their slots are full.
    */
-  #dueJobs(): Deno.KvListIterator<string> {
-    return this.#kv.list<string>({
+  #dueJobs(): Deno.KvListIterator<JobRecord | string> {
+    return this.#kv.list<JobRecord | string>({
       start: this.#key("ready"),
       end: this.#key("ready", Date.now() + 1),
     }, { batchSize: this.#concurrency * 2 });
   }
 
-  async #claim(id: string): Promise<{ job: JobRecord; versionstamp: string } | undefined> {
-    const entry = await this.#busy(() => this.#kv.get<JobRecord>(this.#key("job", id)));
-    const job = entry.value;
+  /**
+   * Claims a due job from its ready entry. The entry holds the queued job's record and is
+   * written and deleted together with it, so checking the entry's versionstamp proves the job is
+   * still queued: a claim costs one commit and no read. (A ready entry holding only the id, as
+   * theta 0.1 wrote them, is claimed through a read of the record.)
+   */
+  async #claim(
+    ready: ReadyEntry,
+  ): Promise<{ job: JobRecord; versionstamp: string } | undefined> {
+    let job: JobRecord | null;
+    let check: Deno.AtomicCheck;
+    if (typeof ready.value === "string") {
+      const id = ready.value;
+      const entry = await this.#busy(() => this.#kv.get<JobRecord>(this.#key("job", id)));
+      job = entry.value;
+      check = entry;
+    } else {
+      job = ready.value;
+      check = ready;
+    }
     const now = Date.now();
     if (job === null || job.state !== "queued" || job.notBefore > now) return undefined;
     // A listener without the task leaves the job to one that has it: no attempt is used.
@@ -569,10 +609,10 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
     };
     const committed = await this.#busy(() =>
       this.#kv.atomic()
-        .check(entry)
-        .set(this.#key("job", id), claimed)
-        .delete(this.#key("ready", job.notBefore, id))
-        .set(this.#key("lease", claimed.leaseUntil, id), id)
+        .check(check)
+        .set(this.#key("job", job.id), claimed)
+        .delete(ready.key)
+        .set(this.#key("lease", claimed.leaseUntil, job.id), job.id)
         .commit()
     );
     return committed.ok ? { job: claimed, versionstamp: committed.versionstamp } : undefined;
@@ -674,7 +714,7 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
         };
         apply = (atomic) =>
           atomic.set(jobKey, retry)
-            .set(this.#key("ready", retry.notBefore, job.id), job.id);
+            .set(this.#key("ready", retry.notBefore, job.id), retry);
       } else {
         const failed: JobRecord = {
           ...job,
@@ -740,7 +780,7 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
         notBefore: now,
         leaseUntil: 0,
       };
-      atomic.set(jobKey, again).set(this.#key("ready", now, job.id), job.id);
+      atomic.set(jobKey, again).set(this.#key("ready", now, job.id), again);
     }
     const committed = await this.#busy(() => atomic.commit());
     if (committed.ok && stalls > this.#maxStalls) wakeFinishWaiters(`${this.#name}/${job.id}`);
@@ -785,6 +825,14 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
   /** Closes the pool. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+}
+
+/** Shuffles `items` in place (Fisher-Yates). */
+function shuffle(items: unknown[]): void {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j], items[i]];
   }
 }
 

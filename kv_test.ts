@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { KvPool } from "./kv.ts";
 import { Store } from "./store.ts";
+import { encode } from "./_codec.ts";
 import * as tasks from "./testdata/kv_tasks.ts";
 
 const TASKS = new URL("./testdata/kv_tasks.ts", import.meta.url);
@@ -424,4 +425,30 @@ Deno.test("KvPool on a store locked by another process loses nothing", async (t)
   await listening;
   kv.close();
   await Deno.remove(path.replace(/\/jobs\.sqlite3$/, ""), { recursive: true });
+});
+
+Deno.test("KvPool runs jobs theta 0.1 queued (a ready entry holding only the id)", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const id = "legacy-1";
+  const now = Date.now();
+  await kv.atomic()
+    .set(["theta", "old", "job", id], {
+      id,
+      task: "add",
+      args: encode([20, 22]).slice(),
+      state: "queued",
+      attempts: 0,
+      enqueuedAt: now,
+      notBefore: now,
+      leaseUntil: 0,
+    })
+    .set(["theta", "old", "ready", now, id], id)
+    .commit();
+  const jobs = new KvPool(kv, { tasks, name: "old" });
+  const listening = jobs.listen();
+  assert.equal(await jobs.result(id, { timeout: 5000 }), 42);
+  assert.equal((await jobs.status(id))?.attempts, 1);
+  await jobs.close();
+  await listening;
+  kv.close();
 });
