@@ -88,6 +88,24 @@ async function throughput(engine: Engine, listeners: number): Promise<number> {
   return rate;
 }
 
+/** Submitter and listener in this one process (tasks as functions, run on this event loop). */
+async function inProcess(
+  open: () => Promise<{ pool: JobPool; listen(): Promise<void> }>,
+): Promise<number> {
+  const { pool, listen } = await open();
+  const listening = listen();
+  await pool.result(await pool.enqueue("add", [1, 1]));
+  const started = performance.now();
+  const ids = await Promise.all(
+    Array.from({ length: JOBS }, (_, i) => pool.enqueue("add", [i, 1])),
+  );
+  await Promise.all(ids.map((id) => pool.result(id)));
+  const rate = JOBS / ((performance.now() - started) / 1000);
+  await pool.close();
+  await listening;
+  return rate;
+}
+
 async function pickup(engine: Engine): Promise<{ p50: number; p99: number }> {
   const children = [await spawnListener(engine, 30_000)];
   const jobs = await engine.open(30_000);
@@ -134,14 +152,7 @@ const kvEngine = (mode: Engine["mode"]): Engine => {
     async open(leaseMs): Promise<JobPool> {
       const kv = await openKvRetrying(target);
       const pool = new KvPool(kv, { tasks: TASKS, name: queue, leaseMs });
-      return {
-        enqueue: (name, args) => pool.enqueue(name, args as never),
-        result: (id) => pool.result(id),
-        close: async () => {
-          await pool.close();
-          kv.close();
-        },
-      };
+      return { ...wrap(pool), close: async () => (await pool.close(), kv.close()) };
     },
   };
 };
@@ -184,5 +195,44 @@ for (const make of redis === undefined ? [kvEngine] : [kvEngine, bullEngine]) {
     );
   }
 }
+
+const tasks = await import(TASKS.href);
+const oneProcess: [string, () => Promise<{ pool: JobPool; listen(): Promise<void> }>][] = [
+  ["KvPool, `:memory:`", async () => {
+    const kv = await Deno.openKv(":memory:");
+    const pool = new KvPool(kv, { tasks, concurrency: 16 });
+    return {
+      pool: { ...wrap(pool), close: async () => (await pool.close(), kv.close()) },
+      listen: () => pool.listen(),
+    };
+  }],
+  ["KvPool, SQLite file", async () => {
+    const kv = await openKvRetrying(`${dir}/one-process.sqlite3`);
+    const pool = new KvPool(kv, { tasks, concurrency: 16 });
+    return {
+      pool: { ...wrap(pool), close: async () => (await pool.close(), kv.close()) },
+      listen: () => pool.listen(),
+    };
+  }],
+];
+if (redis !== undefined) {
+  oneProcess.push(["BullPool, Redis on a Unix socket", () => {
+    const pool = new BullPool({ connection: { url: redis.url }, tasks, concurrency: 16 });
+    return Promise.resolve({ pool: wrap(pool), listen: () => pool.listen() });
+  }]);
+}
+console.log("\n| one process (submitter and listener, concurrency 16) | jobs/s |");
+console.log("|---|---|");
+for (const [name, open] of oneProcess) {
+  console.log(`| ${name} | ${(await inProcess(open)).toFixed(0)} |`);
+}
 await redis?.stop();
 await Deno.remove(dir, { recursive: true });
+
+function wrap(pool: KvPool | BullPool): JobPool {
+  return {
+    enqueue: (name, args) => pool.enqueue(name, args as never),
+    result: (id) => pool.result(id),
+    close: () => pool.close(),
+  };
+}
