@@ -30,8 +30,16 @@ import * as pollingWorker from "./_worker/polling_worker.ts";
 import * as workerMain from "./_worker/main.ts";
 import { bundleSource } from "./_bundle.ts";
 import { ArgsRoute } from "./_callqueue_slots.ts";
+import { NodeThread, type WorkerLike } from "./_node_thread.ts";
 
 let workerUrl: string | undefined;
+let source: string | undefined;
+
+/** Options for {@linkcode spawnWorker}. */
+export interface SpawnOptions {
+  /** A heap limit in MiB: the worker runs on node:worker_threads (see _node_thread.ts). */
+  maxMemoryMb?: number | undefined;
+}
 
 /**
  * Whether theta's workers can run here: `"ok"` in Deno with Worker; `"no-worker"` where Worker is
@@ -163,10 +171,22 @@ export function requireWorkers(what: string): void {
  * @returns The worker.
  * @throws {TypeError} If this runtime has no Worker.
  */
-export function spawnWorker(init: unknown, name: string, what: string): Worker {
+export function spawnWorker(
+  init: unknown,
+  name: string,
+  what: string,
+  options: SpawnOptions = {},
+): WorkerLike {
   requireWorkers(what);
-  workerUrl ??= URL.createObjectURL(new Blob([workerSource()], { type: "text/javascript" }));
-  const worker = new Worker(workerUrl, { type: "module", name });
+  let worker: WorkerLike;
+  source ??= workerSource();
+  if (options.maxMemoryMb === undefined) {
+    workerUrl ??= URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+    worker = new Worker(workerUrl, { type: "module", name });
+  } else {
+    // A Web Worker out of memory aborts the process; a node:worker_threads one ends alone.
+    worker = new NodeThread(source, name, options.maxMemoryMb);
+  }
   // Call arguments holding shared objects, sent to a call queue this thread owns: handled here,
   // before the owner's own onmessage handler sees them.
   worker.addEventListener("message", (event) => {
@@ -189,7 +209,12 @@ export const CRITICAL_WAIT_MS = 1000;
  * @param crit Its critical-section count (a one-element view).
  * @param graceMs How long its code may run on first (a cancelled task cleaning up).
  */
-export function endWorker(worker: Worker, kill: Int32Array, crit: Int32Array, graceMs = 0): void {
+export function endWorker(
+  worker: WorkerLike,
+  kill: Int32Array,
+  crit: Int32Array,
+  graceMs = 0,
+): void {
   Atomics.store(kill, 0, 1);
   const started = performance.now();
   const attempt = (): void => {

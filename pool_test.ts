@@ -1082,7 +1082,7 @@ Deno.test("Pool isolation: process", async (t) => {
   await t.step("bad options", () => {
     assert.throws(() => new Pool({ isolation: "fiber" as never }), TypeError);
     assert.throws(() => new Pool({ isolation: "process", maxMemoryMb: 1.5 }), RangeError);
-    assert.throws(() => new Pool({ maxMemoryMb: 64 }), TypeError); // thread mode: not yet
+    assert.throws(() => new Pool({ maxMemoryMb: 8 }), RangeError);
     assert.throws(
       () => new Pool({ isolation: "process", permissions: { disk: true } as never }),
       TypeError,
@@ -1098,4 +1098,87 @@ Deno.test("Pool: an error too large to send still settles its task", async () =>
   assert.ok(error instanceof RangeError, String(error).slice(0, 100));
   assert.match(error.message, /64 MiB/);
   assert.equal(await pool.run((x: number) => x, [1]), 1);
+});
+
+Deno.test("Pool maxMemoryMb in thread isolation: out of memory rejects that task only", async (t) => {
+  await using pool = new Pool({ size: 1, maxMemoryMb: 32 });
+
+  await t.step("a synchronous hoard: WorkerCrashed, and the process lives", async () => {
+    // Three rounds: from the second on, the hoard is not its worker's first task.
+    for (let round = 0; round < 3; round++) {
+      const error = await pool.run(
+        () => {
+          const hoard: number[][] = [];
+          while (true) hoard.push(new Array(100_000).fill(1));
+        },
+        [],
+        { timeout: 10_000 },
+      ).catch((e) => e);
+      assert.ok(error instanceof WorkerCrashed, String(error));
+      assert.match(error.message, /out of memory.*32 MiB/);
+      assert.equal(await pool.run((x: number) => x + 1, [round]), round + 1);
+    }
+  });
+
+  await t.step("a hoard growing in timer callbacks: the same", async () => {
+    const error = await pool.run(() =>
+      new Promise(() => {
+        const hoard: number[][] = [];
+        const grow = (): void => {
+          hoard.push(new Array(100_000).fill(1));
+          setTimeout(grow, 0);
+        };
+        grow();
+      })
+    ).catch((e) => e);
+    assert.ok(error instanceof WorkerCrashed, String(error));
+    assert.equal(await pool.run((x: number) => x + 1, [2]), 3);
+  });
+
+  await t.step("a hoard growing after awaits: a timeout recovers the worker", async () => {
+    // Deno 2.9.6 stops a node:worker_threads worker that reaches its limit inside a promise
+    // continuation without reporting it (see _node_thread.ts): the task's timeout ends it.
+    const error = await pool.run(
+      async () => {
+        const hoard: number[][] = [];
+        while (true) {
+          hoard.push(new Array(100_000).fill(1));
+          await new Promise((resolve) => setTimeout(resolve, 0));
+        }
+      },
+      [],
+      { timeout: 2000 },
+    ).catch((e) => e);
+    assert.ok(
+      error instanceof WorkerCrashed || error.name === "TimeoutError",
+      String(error),
+    );
+    assert.equal(await pool.run((x: number) => x + 1, [3]), 4);
+  });
+
+  await t.step(
+    "shared objects, module tasks, progress and abort work as in a Web Worker",
+    async () => {
+      const queue = new EvictingQueue<number>();
+      await pool.run((q: EvictingQueue<number>) => q.put(7), [queue]);
+      assert.equal(queue.get(), 7);
+      await using modulePool = new Pool({ size: 1, maxMemoryMb: 64, module: TASKS });
+      assert.equal(await modulePool.run("add", [2, 3]), 5);
+      const seen: unknown[] = [];
+      await pool.run(
+        () => {
+          // deno-lint-ignore no-explicit-any
+          (globalThis as any).theta.taskContext().progress("half");
+        },
+        [],
+        { onProgress: (value) => seen.push(value) },
+      );
+      assert.deepEqual(seen, ["half"]);
+      await assert.rejects(
+        pool.run(() => new Promise(() => {}), [], { timeout: 50 }),
+        (e: DOMException) => e.name === "TimeoutError",
+      );
+      assert.equal(await pool.run((x: number) => x * 2, [21]), 42);
+    },
+  );
 });

@@ -112,8 +112,10 @@ export interface PoolOptions {
    */
   isolation?: "thread" | "process";
   /**
-   * Heap limit of each worker in MiB (`isolation: "process"`: a V8 flag of the process). Past it
-   * the task rejects with `WorkerCrashed` and the pool goes on.
+   * Heap limit of each worker in MiB. Past it the task rejects with `WorkerCrashed` and the pool
+   * goes on (where a Web Worker out of memory would abort the whole process). In thread
+   * isolation the workers then run on `node:worker_threads` with `resourceLimits`; in process
+   * isolation it is a V8 flag of each process.
    *
    * @default {undefined} (V8's default)
    */
@@ -273,6 +275,8 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   readonly #cores: number = cores();
   /** `deno run` flags of process workers; undefined in thread isolation. */
   readonly #processFlags: string[] | undefined;
+  /** Heap limit of thread workers (run on node:worker_threads then); undefined: none. */
+  readonly #maxMemoryMb: number | undefined;
   readonly #maxTasksPerWorker: number;
   readonly #name: string;
   readonly #onError: (error: unknown) => void;
@@ -360,11 +364,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
         `Cannot create the pool as maxMemoryMb must be an integer of at least 16: current value is ${maxMemoryMb}`,
       );
     }
-    if (isolation === "thread" && maxMemoryMb !== undefined) {
-      throw new TypeError(
-        'Cannot create the pool with maxMemoryMb in thread isolation: this version enforces heap limits for isolation: "process" only',
-      );
-    }
+    this.#maxMemoryMb = isolation === "thread" ? maxMemoryMb : undefined;
     if (isolation === "thread" && options.permissions !== undefined) {
       throw new TypeError(
         'Cannot create the pool with permissions in thread isolation: workers share the process\'s permissions; use isolation: "process"',
@@ -676,7 +676,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   #spawn(): Handle {
     const name = `${this.#name}-${this.#spawned++}`;
     const worker = this.#processFlags === undefined
-      ? new WorkerHandle(this.#pump.bell, this.#module, name, this.#events)
+      ? new WorkerHandle(this.#pump.bell, this.#module, name, this.#events, this.#maxMemoryMb)
       : new ProcessHandle(this.#module, this.#processFlags, this.#events);
     this.#workers.push(worker);
     return worker;

@@ -200,6 +200,12 @@ export interface PoolWorkerInit {
   state: SharedArrayBuffer;
   bell: SharedArrayBuffer;
   module: string | undefined;
+  /**
+   * Start each task from a macrotask, not from the previous task's promise continuation: set
+   * for workers on node:worker_threads with a heap limit, whose limit is reported (and the
+   * worker ended) only when it is reached inside a macrotask (see _node_thread.ts).
+   */
+  macrotaskTurns: boolean;
 }
 
 /** Wakes the pool's pump if it sleeps (see the Dekker note in _ring.ts). */

@@ -6,6 +6,7 @@ import { PUT_DONE, PUT_FULL, PUT_STOPPED, PUT_TOO_LARGE, Ring } from "../_ring.t
 import { toWire, wakeWaiters } from "../_shareable.ts";
 import { unrefTimer } from "../_futex.ts";
 import { endWorker, spawnWorker } from "../_spawn.ts";
+import type { WorkerLike } from "../_node_thread.ts";
 import type { Job } from "./job.ts";
 import { type Handle, HandleBase, type HandleEvents, type SendStatus } from "./handle.ts";
 import { encodeArgs } from "./payload.ts";
@@ -31,7 +32,7 @@ import {
 
 /** One live pool worker, with its rings and tickets. */
 export class WorkerHandle extends HandleBase implements Handle {
-  readonly worker: Worker;
+  readonly worker: WorkerLike;
   readonly requests: Ring;
   readonly replies: Ring;
   /** Tickets, cancel words, then the kill and critical words (see STATE_* in protocol.ts). */
@@ -40,7 +41,13 @@ export class WorkerHandle extends HandleBase implements Handle {
   /** Functions whose source this worker has received. */
   readonly functions: Set<number> = new Set();
 
-  constructor(bell: Int32Array, module: string | undefined, name: string, events: HandleEvents) {
+  constructor(
+    bell: Int32Array,
+    module: string | undefined,
+    name: string,
+    events: HandleEvents,
+    maxMemoryMb?: number,
+  ) {
     super();
     // Room for one record of the largest payload: a full ring refuses more (SendStatus "full").
     const ringBytes = MAX_PAYLOAD_BYTES + RECORD_SLACK_BYTES;
@@ -56,8 +63,9 @@ export class WorkerHandle extends HandleBase implements Handle {
       state,
       bell: bell.buffer as SharedArrayBuffer,
       module,
+      macrotaskTurns: maxMemoryMb !== undefined,
     };
-    this.worker = spawnWorker(init, name, "a pool worker");
+    this.worker = spawnWorker(init, name, "a pool worker", { maxMemoryMb });
     this.worker.onerror = (event) => {
       event.preventDefault();
       events.onError(this, event.message);

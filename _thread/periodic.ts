@@ -23,6 +23,7 @@ import {
 import { type Outcome, unpackOutcome } from "../_worker/outcome.ts";
 import { toWire, wakeWaiters } from "../_shareable.ts";
 import { endWorker, spawnWorker } from "../_spawn.ts";
+import type { WorkerLike } from "../_node_thread.ts";
 import { Event } from "../sync.ts";
 import { checkPeriod, targetSpecOf } from "./target.ts";
 import type { ThreadTarget } from "./thread_context.ts";
@@ -165,7 +166,7 @@ export class Periodic<R = unknown> {
   readonly #settings: Float64Array;
   readonly #stats: Float64Array;
   readonly #stopEvent: Event = new Event();
-  readonly #worker: Worker;
+  readonly #worker: WorkerLike;
   readonly #ended: PromiseWithResolvers<void> = Promise.withResolvers<void>();
   readonly #onResult: ((value: R) => void) | undefined;
   readonly #onError: (error: Error) => void;

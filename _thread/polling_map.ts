@@ -12,6 +12,7 @@ import {
 } from "./protocol.ts";
 import { type Outcome, unpackOutcome } from "../_worker/outcome.ts";
 import { endWorker, spawnWorker } from "../_spawn.ts";
+import type { WorkerLike } from "../_node_thread.ts";
 import { checkPeriod, targetSpecOf } from "./target.ts";
 
 /** Options for {@linkcode PollingMap}. */
@@ -84,7 +85,7 @@ export class PollingMap<K, V> {
   readonly #termination: Int32Array = new Int32Array(
     new SharedArrayBuffer(POLLING_TERMINATION_BYTES),
   );
-  readonly #worker: Worker;
+  readonly #worker: WorkerLike;
   readonly #ids: Map<K, number> = new Map();
   readonly #entries: Map<number, PolledEntry<K, V>> = new Map();
   readonly #pending: Map<number, PendingRequest> = new Map();

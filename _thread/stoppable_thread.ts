@@ -13,6 +13,7 @@ import { type Outcome, unpackOutcome } from "../_worker/outcome.ts";
 import type { TargetSpec } from "../_worker/task_function.ts";
 import { toWire, wakeWaiters } from "../_shareable.ts";
 import { endWorker, requireWorkers, spawnWorker } from "../_spawn.ts";
+import type { WorkerLike } from "../_node_thread.ts";
 import { ChannelWriter } from "../channel.ts";
 import { EvictingQueue } from "../queue.ts";
 import { Event, type WaitOptions } from "../sync.ts";
@@ -146,7 +147,7 @@ export class StoppableThread<A extends unknown[] = [], R = unknown> {
   readonly #closeOnExit: (ChannelWriter<unknown> | EvictingQueue<unknown>)[];
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort = (): void => this.stop();
-  #worker: Worker | undefined;
+  #worker: WorkerLike | undefined;
   #settled = false;
 
   /**
