@@ -80,6 +80,17 @@ export function remaining(deadline: number): number {
  * Either the worker sees the kill and backs out, or the owner sees it inside and waits: a worker
  * is never terminated while it holds an internal lock. A wait for a lock does not throw on kill
  * (the holder leaves within microseconds); waits outside locks do.
+ *
+ * Before it is terminated, a worker gives back what it holds of the user's shared objects (Locks,
+ * `hold()` permits, call-queue slots: see _held.ts): terminate() runs no `finally`. The kill word:
+ *
+ *   0 -> KILL_REQUESTED  owner: its waits throw from now on; a cancelled task may still clean up
+ *   KILL_REQUESTED -> KILL_NOW   owner, after the grace, critical count 0: "give back, now"
+ *   * -> KILL_DONE       worker: it gave back what it held (told to, or unwound to its end by
+ *                        itself); the owner terminates it at once
+ *
+ * A worker still busy in JavaScript never answers; the owner terminates it after
+ * CRITICAL_WAIT_MS anyway (which does not stop it: it keeps what it holds until it returns).
  */
 export class Termination {
   static word: Int32Array | undefined;
@@ -122,7 +133,38 @@ export class Termination {
     const crit = Termination.crit;
     if (crit !== undefined) Atomics.sub(crit, 0, 1);
   }
+
+  /** Tells the owner this worker gave back what it held (if the owner is ending it). */
+  static acknowledge(): void {
+    const word = Termination.word;
+    if (word === undefined || Atomics.load(word, 0) === 0) return;
+    Atomics.store(word, 0, KILL_DONE);
+    Atomics.notify(word, 0);
+  }
+
+  /**
+   * Calls `giveBack` when the owner says it terminates this worker now (KILL_NOW): for a worker
+   * whose event loop is idle then, with a task suspended in an await.
+   */
+  static async whenEnding(giveBack: () => void): Promise<void> {
+    const word = Termination.word;
+    if (word === undefined) return;
+    for (;;) {
+      const state = Atomics.load(word, 0);
+      if (state === KILL_DONE) return;
+      if (state === KILL_NOW) break;
+      await waitAsync(word, 0, state, Infinity);
+    }
+    giveBack();
+  }
 }
+
+/** Kill word: the owner ends this worker (its waits throw). */
+export const KILL_REQUESTED = 1;
+/** Kill word: the worker gave back what it held; terminate it. */
+export const KILL_DONE = 2;
+/** Kill word: the owner terminates the worker now: give back what you hold. */
+export const KILL_NOW = 3;
 
 /** Longest sleep of a blocking wait in a theta worker before it checks its kill word again. */
 export const KILL_CHECK_MS = 50;

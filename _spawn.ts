@@ -6,10 +6,11 @@
 import * as errors from "./_errors.ts";
 import * as codec from "./_codec.ts";
 import * as futex from "./_futex.ts";
-import { unrefTimer } from "./_futex.ts";
+import { KILL_DONE, KILL_NOW, KILL_REQUESTED, unrefTimer } from "./_futex.ts";
 import * as ring from "./_ring.ts";
 import * as shareable from "./_shareable.ts";
 import * as checks from "./_checks.ts";
+import * as held from "./_held.ts";
 import * as sync from "./sync.ts";
 import * as queue from "./queue.ts";
 import * as callqueueSlots from "./_callqueue_slots.ts";
@@ -119,6 +120,7 @@ export function workerSource(): string {
       ring,
       shareable,
       checks,
+      held,
       sync,
       queue,
       callqueueSlots,
@@ -200,9 +202,11 @@ export function spawnWorker(
 export const CRITICAL_WAIT_MS = 1000;
 
 /**
- * Ends a theta worker without ever cutting it inside one of theta's locked sections (see
- * Termination in _futex.ts): sets its kill word now (its waits throw, it enters no new section),
- * then, after `graceMs`, terminates it as soon as its critical count is 0.
+ * Ends a theta worker without ever cutting it inside one of theta's locked sections, and after it
+ * gave back what it holds of the user's shared objects (see Termination in _futex.ts): sets its
+ * kill word now (its waits throw, it enters no new section); after `graceMs`, once its critical
+ * count is 0, tells it to give back (KILL_NOW) and terminates it when it says it did (KILL_DONE),
+ * or after CRITICAL_WAIT_MS (a worker busy in JavaScript never answers).
  *
  * @param worker The worker.
  * @param kill Its kill word (a one-element view).
@@ -215,14 +219,20 @@ export function endWorker(
   crit: Int32Array,
   graceMs = 0,
 ): void {
-  Atomics.store(kill, 0, 1);
+  Atomics.compareExchange(kill, 0, 0, KILL_REQUESTED);
+  Atomics.notify(kill, 0);
   const started = performance.now();
   const attempt = (): void => {
-    if (Atomics.load(crit, 0) <= 0 || performance.now() - started > graceMs + CRITICAL_WAIT_MS) {
+    const late = performance.now() - started > graceMs + CRITICAL_WAIT_MS;
+    if (late || (Atomics.load(crit, 0) <= 0 && Atomics.load(kill, 0) === KILL_DONE)) {
       worker.terminate();
-    } else {
-      unrefTimer(setTimeout(attempt, 1));
+      return;
     }
+    if (Atomics.load(crit, 0) <= 0) {
+      Atomics.compareExchange(kill, 0, KILL_REQUESTED, KILL_NOW);
+      Atomics.notify(kill, 0);
+    }
+    unrefTimer(setTimeout(attempt, 1));
   };
   if (graceMs > 0) unrefTimer(setTimeout(attempt, graceMs));
   else attempt();

@@ -24,6 +24,7 @@ import {
   waitSync,
 } from "./_futex.ts";
 import { Shareables } from "./_shareable.ts";
+import { HeldLocks } from "./_held.ts";
 import { checkHandle, waitOptionsOf } from "./_checks.ts";
 
 export type { WaitOptions } from "./_futex.ts";
@@ -192,7 +193,9 @@ export class Event {
 
 /**
  * A mutual-exclusion lock shared by threads. Not re-entrant, and not owned: any thread may
- * release it.
+ * release it. A theta thread or pool worker that ends while it holds the lock (killed by a
+ * timeout, an abort or `terminate()`, or closed) releases it as it ends; one still busy in
+ * JavaScript after a kill keeps it until it returns (see the README's limits).
  *
  * @example Guarding a section with `using`
  * ```ts
@@ -238,7 +241,8 @@ export class Lock {
    * Creates an unlocked lock.
    */
   constructor() {
-    this.#handle = Lock.#reviving ?? { kind: "Lock", state: new SharedArrayBuffer(4) };
+    // [0] the mutex, [1] the owner's thread token (see _held.ts).
+    this.#handle = Lock.#reviving ?? { kind: "Lock", state: new SharedArrayBuffer(8) };
     this.#word = new Int32Array(this.#handle.state);
   }
 
@@ -266,8 +270,9 @@ export class Lock {
    */
   acquire(timeout?: number): boolean {
     checkTimeout(timeout);
-    if (timeout === 0) return tryLock(this.#word, 0);
-    return lock(this.#word, 0, timeout ?? Infinity);
+    const taken = timeout === 0 ? tryLock(this.#word, 0) : lock(this.#word, 0, timeout ?? Infinity);
+    if (taken) HeldLocks.lockTaken(this.#word);
+    return taken;
   }
 
   /**
@@ -277,10 +282,12 @@ export class Lock {
    * @returns True if taken, false on timeout.
    * @throws The signal's reason if it aborts.
    */
-  acquireAsync(options?: number | WaitOptions): Promise<boolean> {
+  async acquireAsync(options?: number | WaitOptions): Promise<boolean> {
     const { timeout, signal } = waitOptionsOf(options);
     checkTimeout(timeout);
-    return lockAsync(this.#word, 0, timeout ?? Infinity, signal);
+    const taken = await lockAsync(this.#word, 0, timeout ?? Infinity, signal);
+    if (taken) HeldLocks.lockTaken(this.#word);
+    return taken;
   }
 
   /**
@@ -292,6 +299,7 @@ export class Lock {
     if (Atomics.load(this.#word, 0) === 0) {
       throw new Error("Cannot release the lock as it is not held");
     }
+    HeldLocks.lockReleased(this.#word);
     unlock(this.#word, 0);
   }
 
@@ -446,12 +454,20 @@ export class Semaphore {
   }
 
   /**
-   * Takes a permit (blocking) and returns a `Disposable` that releases it, for `using`.
+   * Takes a permit (blocking) and returns a `Disposable` that releases it, for `using`. A theta
+   * thread or pool worker that ends while it has the hold gives the permit back as it ends
+   * (permits taken with `acquire()` are not tracked: a semaphore may count signals).
    *
    * @returns The disposable hold.
    */
   hold(): Disposable {
     this.acquire();
-    return { [Symbol.dispose]: () => this.release() };
+    HeldLocks.permitTaken(this.#permits);
+    return {
+      [Symbol.dispose]: () => {
+        HeldLocks.permitReturned(this.#permits);
+        this.release();
+      },
+    };
   }
 }

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { Event, Lock, Semaphore } from "./sync.ts";
+import { Pool } from "./pool.ts";
+import { StoppableThread } from "./thread.ts";
 import type { SyncJob } from "./testdata/sync_worker.ts";
 
 const WORKER_URL = new URL("./testdata/sync_worker.ts", import.meta.url);
@@ -208,4 +210,116 @@ Deno.test("Event wakes waiters set at any moment while they wait", async (t) => 
     assert.equal(event.wait(5), false);
     assert.equal(await event.waitAsync(5), false);
   });
+});
+
+Deno.test("a Lock or a Semaphore hold survives its holder being killed", async (t) => {
+  await using pool = new Pool({ size: 1 });
+
+  await t.step(
+    "a task aborted while it awaits, holding the lock: the lock is free again",
+    async () => {
+      const lock = new Lock();
+      const held = new Event();
+      const controller = new AbortController();
+      const task = pool.run(
+        async (l: Lock, h: Event) => {
+          l.acquire(); // no finally: the task is killed while it holds the lock
+          h.set();
+          await new Promise(() => {});
+        },
+        [lock, held],
+        { signal: controller.signal },
+      );
+      await held.waitAsync();
+      controller.abort(new Error("stop"));
+      await assert.rejects(task, /stop/);
+      assert.equal(await lock.acquireAsync(3000), true, "the dead holder's lock is released");
+      lock.release();
+    },
+  );
+
+  await t.step(
+    "a task timed out while it blocks in a wait, holding the lock: the same",
+    async () => {
+      const lock = new Lock();
+      const never = new Event();
+      const task = pool.run(
+        (l: Lock, n: Event) => {
+          l.acquire();
+          n.wait();
+        },
+        [lock, never],
+        { timeout: 100 },
+      );
+      await assert.rejects(task, (e: DOMException) => e.name === "TimeoutError");
+      assert.equal(await lock.acquireAsync(3000), true);
+      lock.release();
+    },
+  );
+
+  await t.step("a semaphore permit taken with hold() comes back", async () => {
+    const slots = new Semaphore(2);
+    const held = new Event();
+    const controller = new AbortController();
+    const task = pool.run(
+      async (s: Semaphore, h: Event) => {
+        s.hold();
+        h.set();
+        await new Promise(() => {});
+      },
+      [slots, held],
+      { signal: controller.signal },
+    );
+    await held.waitAsync();
+    assert.equal(slots.value, 1);
+    controller.abort(new Error("stop"));
+    await assert.rejects(task);
+    const deadline = Date.now() + 3000;
+    while (slots.value < 2 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.equal(slots.value, 2);
+  });
+
+  await t.step(
+    "a lock released by another thread is not released again by the dead one",
+    async () => {
+      const lock = new Lock();
+      const held = new Event();
+      const controller = new AbortController();
+      const task = pool.run(
+        async (l: Lock, h: Event) => {
+          l.acquire();
+          h.set();
+          await new Promise(() => {});
+        },
+        [lock, held],
+        { signal: controller.signal },
+      );
+      await held.waitAsync();
+      lock.release(); // any thread may release a Lock
+      assert.equal(lock.acquire(0), true); // now this thread holds it
+      controller.abort(new Error("stop"));
+      await assert.rejects(task);
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the worker has torn down
+      assert.equal(lock.locked, true, "still held by this thread");
+      lock.release();
+    },
+  );
+});
+
+Deno.test("a StoppableThread terminated while holding a lock releases it", async () => {
+  const lock = new Lock();
+  const held = new Event();
+  const thread = new StoppableThread(async (_ctx, l: Lock, h: Event) => {
+    l.acquire();
+    h.set();
+    await new Promise(() => {});
+  }, { args: [lock, held] });
+  thread.start();
+  await held.waitAsync();
+  thread.terminate();
+  assert.equal(await lock.acquireAsync(3000), true);
+  lock.release();
+  await thread.join().catch(() => {});
 });

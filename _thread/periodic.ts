@@ -268,7 +268,7 @@ export class Periodic<R = unknown> {
 
   #end(): void {
     this.#alive = false;
-    Atomics.store(this.#control, PERIODIC_KILLED, 1);
+    Atomics.compareExchange(this.#control, PERIODIC_KILLED, 0, 1);
     Periodic.#instances.delete(this);
     endWorker(
       this.#worker,
@@ -328,7 +328,7 @@ export class Periodic<R = unknown> {
   kill(): Promise<void> {
     if (this.#killing !== undefined) return this.#killing;
     this.#abortSignal?.removeEventListener("abort", this.#onAbort);
-    Atomics.store(this.#control, PERIODIC_KILLED, 1);
+    Atomics.compareExchange(this.#control, PERIODIC_KILLED, 0, 1);
     this.#stopEvent.set();
     this.#signal();
     const grace = setTimeout(() => {

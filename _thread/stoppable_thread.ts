@@ -320,13 +320,15 @@ export class StoppableThread<A extends unknown[] = [], R = unknown> {
 
   /**
    * Ends the worker at once, wherever its target is: the hard kill, for a target that does not
-   * cooperate. `join()` then rejects with `WorkerCrashed`. A target holding a shared lock or
-   * mid-way through a queue operation when killed may leave it held.
+   * cooperate. `join()` then rejects with `WorkerCrashed`. Queues and channels are never left
+   * locked, and a `Lock` or `Semaphore.hold()` the target holds is given back as the worker ends;
+   * a target still busy in JavaScript (a loop that never yields) keeps running, and holding, until
+   * it returns.
    */
   terminate(): void {
     if (this.#worker === undefined || this.#settled) return;
     this.stopEvent.set();
-    Atomics.store(this.#status, THREAD_KILL, 1);
+    Atomics.compareExchange(this.#status, THREAD_KILL, 0, 1);
     this.#settle({
       ok: false,
       value: new WorkerCrashed(`The thread "${this.name}" was terminated`),

@@ -6,6 +6,8 @@
 // exported, and import only bundled modules.
 
 import { CallQueueCore } from "../_callqueue_slots.ts";
+import { HeldLocks } from "../_held.ts";
+import { Termination } from "../_futex.ts";
 
 /** The parts of the worker global theta uses. */
 export interface WorkerScope {
@@ -15,8 +17,19 @@ export interface WorkerScope {
 }
 
 /**
+ * Gives back what this thread holds of shared objects (call-queue slots, Locks, `hold()`
+ * permits) and, if its owner is ending it, says so (see Termination in _futex.ts).
+ */
+export function giveBack(): void {
+  CallQueueCore.releaseAll();
+  HeldLocks.releaseAll();
+  Termination.acknowledge();
+}
+
+/**
  * Wraps `close()` and `Deno.exit()` so that `onExit` runs first: Deno tells the owner nothing
- * when a worker closes itself.
+ * when a worker closes itself. Whichever way the worker ends (closing itself, its runtime's end,
+ * or terminated by its owner while its event loop is idle) it gives back what it holds first.
  *
  * @returns A function that closes the worker without reporting (the normal end).
  */
@@ -26,9 +39,10 @@ export function installExitHooks(scope: WorkerScope, onExit: () => void): () => 
   const report = (): void => {
     if (reported) return;
     reported = true;
-    CallQueueCore.releaseAll();
+    giveBack();
     onExit();
   };
+  Termination.whenEnding(giveBack);
   scope.close = () => {
     report();
     close();
@@ -51,7 +65,7 @@ export function installExitHooks(scope: WorkerScope, onExit: () => void): () => 
   }
   return () => {
     reported = true;
-    CallQueueCore.releaseAll(); // calls this thread made and never collected give back their slots
+    giveBack();
     close();
   };
 }
