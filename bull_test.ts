@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnListener as spawnListenerScript } from "./testdata/spawn_listener.ts";
 import { BullPool } from "./bull.ts";
 import { Store } from "./store.ts";
 import * as tasks from "./testdata/kv_tasks.ts";
@@ -9,24 +10,12 @@ const LISTENER = new URL("./testdata/bull_listener.ts", import.meta.url);
 const ignore = !hasRedis;
 
 /** Starts a listener process on `url`; resolves once it listens. */
-async function spawnListener(
+function spawnListener(
   url: string,
   leaseMs: number,
   env: Record<string, string> = {},
 ): Promise<Deno.ChildProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", LISTENER.pathname, url, String(leaseMs)],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-    env,
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const { value } = await reader.read();
-  assert.match(value ?? "", /listening/);
-  reader.releaseLock();
-  child.stdout.cancel().catch(() => {});
-  return child;
+  return spawnListenerScript(LISTENER, [url, String(leaseMs)], env);
 }
 
 async function until(condition: () => Promise<boolean>): Promise<void> {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnListener as spawnListenerScript } from "./testdata/spawn_listener.ts";
 import { KvPool } from "./kv.ts";
 import { Store } from "./store.ts";
 import { encode } from "./_codec.ts";
@@ -17,24 +18,12 @@ async function tempKvPath(): Promise<string> {
 }
 
 /** Starts a listener process on `path`; resolves once it listens. */
-async function spawnListener(
+function spawnListener(
   path: string,
   leaseMs: number,
   env: Record<string, string> = {},
 ): Promise<Deno.ChildProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--unstable-kv", "-A", LISTENER.pathname, path, String(leaseMs)],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-    env,
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const { value } = await reader.read();
-  assert.match(value ?? "", /listening/);
-  reader.releaseLock();
-  child.stdout.cancel().catch(() => {});
-  return child;
+  return spawnListenerScript(LISTENER, [path, String(leaseMs)], env);
 }
 
 Deno.test("KvPool in one process", async (t) => {

@@ -7,6 +7,7 @@ import { KvPool } from "../kv.ts";
 import { BullPool } from "../bull.ts";
 import { hasRedis, startRedis } from "../testdata/redis.ts";
 import { openKvRetrying } from "../testdata/open_kv.ts";
+import { spawnListener as spawnListenerScript } from "../testdata/spawn_listener.ts";
 
 const JOBS = 500;
 const PICKUPS = 100;
@@ -34,31 +35,13 @@ interface Engine {
   open(leaseMs: number): Promise<JobPool>;
 }
 
-async function spawnListener(
+function spawnListener(
   engine: Engine,
   leaseMs: number,
   env: Record<string, string> = {},
 ): Promise<Deno.ChildProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--unstable-kv",
-      "-A",
-      engine.listener.pathname,
-      engine.target,
-      String(leaseMs),
-      engine.queue,
-      engine.mode,
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    env,
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  await reader.read();
-  reader.releaseLock();
-  child.stdout.cancel().catch(() => {});
-  return child;
+  const args = [engine.target, String(leaseMs), engine.queue, engine.mode];
+  return spawnListenerScript(engine.listener, args, env);
 }
 
 async function stop(children: Deno.ChildProcess[]): Promise<void> {
