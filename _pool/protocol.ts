@@ -177,13 +177,28 @@ export function cancelReason(kind: number): DOMException {
 
 /**
  * The pool's doorbell: BELL_SEQ is bumped (and notified) by a worker after a reply when the pump
- * sleeps. BELL_WAITING: the main thread stores 1 before its last check and sleep (Dekker-style, see
- * _ring.ts) and 0 when awake; a worker that sees 1 exchanges it for 0 and rings, so one notify wakes
- * one sleep.
+ * sleeps. BELL_WAITING, written by the main thread before its last check and sleep (Dekker-style,
+ * see _ring.ts):
+ *
+ *   0 -> BELL_ASLEEP   the pump sleeps until rung; a worker that sees it exchanges it for 0 and
+ *                      rings, so one notify wakes one sleep
+ *   0 -> BELL_NAPPING  the pump sleeps at most BELL_NAP_MS (replies are coming fast): workers do
+ *                      not ring; it drains them when the nap ends, many per wake-up
+ *   * -> 0             the pump is awake (set by the pump, or by the worker that rang)
  */
 export const BELL_SEQ = 0;
 export const BELL_WAITING = 1;
 export const BELL_BYTES = 8;
+/** BELL_WAITING: the pump sleeps until a worker rings. */
+export const BELL_ASLEEP = 1;
+/** BELL_WAITING: the pump naps BELL_NAP_MS and drains then; workers do not ring. */
+export const BELL_NAPPING = 2;
+/**
+ * How long the pump naps while replies come fast, in ms: the most a reply waits then, traded for
+ * the notify syscall per reply (about 7.6 us of the worker's time) and the main thread's wake-up
+ * per reply, which on a machine with as many busy workers as cores takes a core's time from them.
+ */
+export const BELL_NAP_MS = 0.5;
 
 /**
  * How long an idle pool worker polls its request ring before sleeping, in ms. A caller awaiting
@@ -208,11 +223,17 @@ export interface PoolWorkerInit {
   macrotaskTurns: boolean;
 }
 
-/** Wakes the pool's pump if it sleeps (see the Dekker note in _ring.ts). */
-export function ringBell(bell: Int32Array): void {
-  // One notify per sleep: the first worker to see the pump asleep takes the flag (1 -> 0) and
-  // rings; the others see 0 and save the syscall (about 7.6 us here).
-  if (Atomics.load(bell, BELL_WAITING) !== 0 && Atomics.exchange(bell, BELL_WAITING, 0) !== 0) {
+/**
+ * Wakes the pool's pump if it sleeps (see the Dekker note in _ring.ts), or if it naps and the
+ * worker is `hungry` (about to run out of requests: the pump must refill it now).
+ */
+export function ringBell(bell: Int32Array, hungry = true): void {
+  // One notify per sleep: the first worker to see the pump asleep takes the flag (-> 0) and
+  // rings; the others see 0 and save the syscall (about 7.6 us here). A napping pump is rung only
+  // by a worker about to run dry; the others' replies wait for the nap's end (BELL_NAP_MS).
+  const waiting = Atomics.load(bell, BELL_WAITING);
+  if (waiting === 0 || (waiting === BELL_NAPPING && !hungry)) return;
+  if (Atomics.compareExchange(bell, BELL_WAITING, waiting, 0) === waiting) {
     Atomics.add(bell, BELL_SEQ, 1);
     Atomics.notify(bell, BELL_SEQ);
   }

@@ -2,7 +2,9 @@
 import assert from "node:assert/strict";
 import { decode, encode, Encoded } from "../_codec.ts";
 import {
+  BELL_ASLEEP,
   BELL_BYTES,
+  BELL_NAPPING,
   BELL_SEQ,
   BELL_WAITING,
   MODE_EACH,
@@ -46,9 +48,23 @@ Deno.test("ringBell bumps the sequence only while the pump sleeps", () => {
   const bell = new Int32Array(new SharedArrayBuffer(BELL_BYTES));
   ringBell(bell);
   assert.equal(Atomics.load(bell, BELL_SEQ), 0);
-  Atomics.store(bell, BELL_WAITING, 1);
+  Atomics.store(bell, BELL_WAITING, BELL_ASLEEP);
   ringBell(bell);
   assert.equal(Atomics.load(bell, BELL_SEQ), 1);
+  assert.equal(Atomics.load(bell, BELL_WAITING), 0, "one notify per sleep");
+  ringBell(bell);
+  assert.equal(Atomics.load(bell, BELL_SEQ), 1);
+});
+
+Deno.test("a napping pump is rung only by a hungry worker", () => {
+  const bell = new Int32Array(new SharedArrayBuffer(BELL_BYTES));
+  Atomics.store(bell, BELL_WAITING, BELL_NAPPING);
+  ringBell(bell, false);
+  assert.equal(Atomics.load(bell, BELL_SEQ), 0);
+  assert.equal(Atomics.load(bell, BELL_WAITING), BELL_NAPPING);
+  ringBell(bell, true);
+  assert.equal(Atomics.load(bell, BELL_SEQ), 1);
+  assert.equal(Atomics.load(bell, BELL_WAITING), 0);
 });
 
 Deno.test("payloadTooLarge names the limit and the size", () => {

@@ -4,7 +4,14 @@
 // the doorbell with Atomics.waitAsync (never blocking the event loop).
 
 import { MacrotaskYielder, pollFor, waitAsync, YIELD_POLL_MS } from "../_futex.ts";
-import { BELL_BYTES, BELL_SEQ, BELL_WAITING } from "./protocol.ts";
+import {
+  BELL_ASLEEP,
+  BELL_BYTES,
+  BELL_NAP_MS,
+  BELL_NAPPING,
+  BELL_SEQ,
+  BELL_WAITING,
+} from "./protocol.ts";
 
 /** What the pump asks of its pool. */
 export interface PumpSource {
@@ -29,6 +36,8 @@ export class ReplyPump {
   readonly #source: PumpSource;
   readonly #yielder: MacrotaskYielder = new MacrotaskYielder();
   #running = false;
+  /** Whether the next sleep is a nap (replies came fast: see BELL_NAPPING). */
+  #napping = false;
 
   constructor(source: PumpSource) {
     this.#source = source;
@@ -72,17 +81,24 @@ export class ReplyPump {
           await this.#yielder.next();
           continue;
         }
-        // BELL_WAITING: 0 -> 1 before the last check, so a worker that replies after the check
-        // sees 1 and bumps BELL_SEQ, and the wait below returns at once (Dekker, see _ring.ts).
-        Atomics.store(bell, BELL_WAITING, 1);
+        // BELL_WAITING: 0 -> ASLEEP before the last check, so a worker that replies after the
+        // check sees it and bumps BELL_SEQ, and the wait below returns at once (Dekker, see
+        // _ring.ts). While replies come fast the pump naps instead: no worker rings, and the
+        // nap's end drains what came meanwhile (see BELL_NAPPING).
+        const napping = this.#napping;
+        Atomics.store(bell, BELL_WAITING, napping ? BELL_NAPPING : BELL_ASLEEP);
         const seq = Atomics.load(bell, BELL_SEQ);
         if (source.drainReplies() || source.inflight() === 0) {
           Atomics.store(bell, BELL_WAITING, 0);
           continue;
         }
         this.#yielder.close(); // an open port would keep the process alive while asleep
-        await waitAsync(bell, BELL_SEQ, seq, Infinity);
+        const slept = performance.now();
+        await waitAsync(bell, BELL_SEQ, seq, napping ? BELL_NAP_MS : Infinity);
         Atomics.store(bell, BELL_WAITING, 0);
+        // Nap on while naps find replies, or while a bell came within a nap's length; sleep
+        // until rung once a nap found nothing (tasks got long, or the pool idles).
+        this.#napping = napping ? source.drainReplies() : performance.now() - slept < BELL_NAP_MS;
         idleSince = NaN;
       }
     } finally {

@@ -126,7 +126,8 @@ export class PoolWorker {
   reply(kind: number, id: number, value: unknown, runMs = 0): number {
     const record = replyRecord(kind, id, value, runMs);
     const status = this.replies.put(record, undefined, "the task's result");
-    if (status === PUT_DONE) ringBell(this.bell);
+    // Hungry with at most one request left: the pump refills it before it runs dry.
+    if (status === PUT_DONE) ringBell(this.bell, this.requests.length <= 1);
     return status;
   }
 
