@@ -222,6 +222,7 @@ export function endWorker(
   Atomics.compareExchange(kill, 0, 0, KILL_REQUESTED);
   Atomics.notify(kill, 0);
   const started = performance.now();
+  let pause = 1;
   const attempt = (): void => {
     const late = performance.now() - started > graceMs + CRITICAL_WAIT_MS;
     if (late || (Atomics.load(crit, 0) <= 0 && Atomics.load(kill, 0) === KILL_DONE)) {
@@ -232,7 +233,10 @@ export function endWorker(
       Atomics.compareExchange(kill, 0, KILL_REQUESTED, KILL_NOW);
       Atomics.notify(kill, 0);
     }
-    unrefTimer(setTimeout(attempt, 1));
+    // A worker answers within a millisecond or two when it can; one that cannot (busy, or gone
+    // already) is not worth a timer every millisecond for a second.
+    unrefTimer(setTimeout(attempt, pause));
+    pause = Math.min(pause * 2, 50);
   };
   if (graceMs > 0) unrefTimer(setTimeout(attempt, graceMs));
   else attempt();

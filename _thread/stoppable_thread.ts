@@ -108,14 +108,18 @@ function checkCloseOnExit(
  * import { Event } from "@theta/theta/sync";
  * import assert from "node:assert/strict";
  *
- * function sleeper(_thread: unknown, stopEvent: Event): number {
+ * function sleeper(_thread: unknown, stopEvent: Event, ticked: Event): number {
  *   let t = 0;
- *   while (!stopEvent.wait(10)) t += 1; // "Slept for between t and t + 1 ticks"
+ *   while (!stopEvent.wait(10)) { // "Slept for between t and t + 1 ticks"
+ *     t += 1;
+ *     ticked.set();
+ *   }
  *   return t;
  * }
  * const event = new Event();
- * const thread = new StoppableThread(sleeper, { args: [event], stopEvent: event }).start();
- * await new Promise((resolve) => setTimeout(resolve, 35));
+ * const ticked = new Event();
+ * const thread = new StoppableThread(sleeper, { args: [event, ticked], stopEvent: event }).start();
+ * await ticked.waitAsync(); // it slept at least one tick
  * thread.stop();
  * assert.ok(await thread.join() >= 1);
  * ```
