@@ -283,6 +283,8 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   readonly #queue: Deque<Job<Handle>> = new Deque();
   readonly #workers: Handle[] = [];
   readonly #functionIds = new Map<string, number>();
+  /** Refs and sources of the function objects seen, for the next call with the same object. */
+  readonly #functions = new WeakMap<Task, { ref: number; source: string }>();
   readonly #closed: PromiseWithResolvers<void> = Promise.withResolvers();
   readonly #inlineModule: InlineModule;
   readonly #pump: ReplyPump;
@@ -519,9 +521,17 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     let ref: number | string;
     let source: string | undefined;
     if (typeof task === "function") {
-      source = functionSource(task, "a task");
-      ref = this.#functionIds.get(source) ?? this.#functionIds.size + 1;
-      this.#functionIds.set(source, ref);
+      // The same function object again (the common case, a loop or a map): its ref and source
+      // without reading and checking its source text on every call.
+      const known = this.#functions.get(task);
+      if (known !== undefined) {
+        ({ ref, source } = known);
+      } else {
+        source = functionSource(task, "a task");
+        ref = this.#functionIds.get(source) ?? this.#functionIds.size + 1;
+        this.#functionIds.set(source, ref);
+        this.#functions.set(task, { ref, source });
+      }
     } else if (typeof task === "string") {
       ref = task;
     } else {
