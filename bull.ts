@@ -239,7 +239,6 @@ export class BullPool<M extends Record<string, Task> = Record<string, Task>> {
   #events: Promise<QueueEvents> | undefined;
   /** Callbacks of `result` waits, by job id: one QueueEvents listener serves them all. */
   readonly #waiters = new Map<string, Set<() => void>>();
-  #worker: Worker | undefined;
   #listening: Promise<void> | undefined;
   #stopListening: (() => void) | undefined;
   #closed = false;
@@ -551,7 +550,7 @@ export class BullPool<M extends Record<string, Task> = Record<string, Task>> {
     if (this.#listening !== undefined) {
       return Promise.reject(new TypeError("Cannot listen as this BullPool already listens"));
     }
-    const worker = this.#worker = new Worker(
+    const worker = new Worker(
       this.#name,
       (job, token) => this.#process(job, token),
       {
@@ -588,7 +587,6 @@ export class BullPool<M extends Record<string, Task> = Record<string, Task>> {
       } finally {
         signal?.removeEventListener("abort", onAbort);
         await worker.close(); // waits for the running jobs
-        this.#worker = undefined;
         this.#listening = undefined;
       }
     })();
