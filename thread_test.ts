@@ -24,17 +24,22 @@ async function waitFor(condition: () => boolean, timeout = 5000): Promise<void> 
 
 Deno.test("StoppableThread ports the theta seed", async (t) => {
   await t.step("sleeper(stop_event): the event passed as argument and as stopEvent", async () => {
-    function sleeper(_thread: ThreadContext, stopEvent: Event): number {
+    function sleeper(_thread: ThreadContext, stopEvent: Event, ticked: Event): number {
       let t = 0;
-      while (!stopEvent.wait(5)) t += 1;
+      while (!stopEvent.wait(5)) {
+        t += 1;
+        ticked.set();
+      }
       return t;
     }
     const event = new Event();
-    const thread = new StoppableThread(sleeper, { args: [event], stopEvent: event });
+    const ticked = new Event();
+    const thread = new StoppableThread(sleeper, { args: [event, ticked], stopEvent: event });
     assert.equal(thread.stopEvent, event);
     thread.start();
     assert.equal(thread.isAlive(), true);
     assert.equal(thread.wait(25), false); // owner-side wait times out: nobody stopped it
+    await ticked.waitAsync(); // it slept at least one tick (a loaded machine may take longer)
     thread.stop();
     thread.stop(); // idempotent
     assert.equal(thread.stopped(), true);
