@@ -212,6 +212,32 @@ Deno.test("Event wakes waiters set at any moment while they wait", async (t) => 
   });
 });
 
+/**
+ * Runs a task that takes each of `shared` (a Lock's `acquire`, a Semaphore's `hold`), with no
+ * `finally`, and never returns; resolves once it holds them, with a way to abort it.
+ */
+async function holdForever(
+  pool: Pool,
+  ...shared: (Lock | Semaphore)[]
+): Promise<{ task: Promise<unknown>; abort(): void }> {
+  const held = new Event();
+  const controller = new AbortController();
+  const task = pool.run(
+    async (h: Event, ...all: (Lock | Semaphore)[]) => {
+      for (const s of all) {
+        if ("locked" in s) s.acquire();
+        else s.hold();
+      }
+      h.set();
+      await new Promise(() => {});
+    },
+    [held, ...shared],
+    { signal: controller.signal },
+  );
+  await held.waitAsync();
+  return { task, abort: () => controller.abort(new Error("stop")) };
+}
+
 Deno.test("a Lock or a Semaphore hold survives its holder being killed", async (t) => {
   await using pool = new Pool({ size: 1 });
 
@@ -219,20 +245,9 @@ Deno.test("a Lock or a Semaphore hold survives its holder being killed", async (
     "a task aborted while it awaits, holding the lock: the lock is free again",
     async () => {
       const lock = new Lock();
-      const held = new Event();
-      const controller = new AbortController();
-      const task = pool.run(
-        async (l: Lock, h: Event) => {
-          l.acquire(); // no finally: the task is killed while it holds the lock
-          h.set();
-          await new Promise(() => {});
-        },
-        [lock, held],
-        { signal: controller.signal },
-      );
-      await held.waitAsync();
-      controller.abort(new Error("stop"));
-      await assert.rejects(task, /stop/);
+      const holder = await holdForever(pool, lock);
+      holder.abort();
+      await assert.rejects(holder.task, /stop/);
       assert.equal(await lock.acquireAsync(3000), true, "the dead holder's lock is released");
       lock.release();
     },
@@ -259,21 +274,10 @@ Deno.test("a Lock or a Semaphore hold survives its holder being killed", async (
 
   await t.step("a semaphore permit taken with hold() comes back", async () => {
     const slots = new Semaphore(2);
-    const held = new Event();
-    const controller = new AbortController();
-    const task = pool.run(
-      async (s: Semaphore, h: Event) => {
-        s.hold();
-        h.set();
-        await new Promise(() => {});
-      },
-      [slots, held],
-      { signal: controller.signal },
-    );
-    await held.waitAsync();
+    const holder = await holdForever(pool, slots);
     assert.equal(slots.value, 1);
-    controller.abort(new Error("stop"));
-    await assert.rejects(task);
+    holder.abort();
+    await assert.rejects(holder.task);
     const deadline = Date.now() + 3000;
     while (slots.value < 2 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 10));
@@ -285,24 +289,14 @@ Deno.test("a Lock or a Semaphore hold survives its holder being killed", async (
     "a lock released by another thread is not released again by the dead one",
     async () => {
       const lock = new Lock();
-      const held = new Event();
-      const controller = new AbortController();
-      const task = pool.run(
-        async (l: Lock, h: Event) => {
-          l.acquire();
-          h.set();
-          await new Promise(() => {});
-        },
-        [lock, held],
-        { signal: controller.signal },
-      );
-      await held.waitAsync();
+      const control = new Lock(); // given back in the same step as `lock` would be
+      const holder = await holdForever(pool, lock, control);
       lock.release(); // any thread may release a Lock
       assert.equal(lock.acquire(0), true); // now this thread holds it
-      controller.abort(new Error("stop"));
-      await assert.rejects(task);
-      await new Promise((resolve) => setTimeout(resolve, 300)); // the worker has torn down
-      assert.equal(lock.locked, true, "still held by this thread");
+      holder.abort();
+      await assert.rejects(holder.task);
+      assert.equal(await control.acquireAsync(3000), true, "the dead holder gave back its locks");
+      assert.equal(lock.acquire(0), false, "still held by this thread");
       lock.release();
     },
   );
