@@ -1182,3 +1182,21 @@ Deno.test("Pool maxMemoryMb in thread isolation: out of memory rejects that task
     },
   );
 });
+
+Deno.test("Pool copies arguments at the call, whether the task starts at once or waits", async () => {
+  await using pool = new Pool({ size: 1 });
+  const first = [1];
+  const now = pool.run((a: number[]) => a[0], [first]); // a free worker: sent at once
+  first[0] = 2;
+  assert.equal(await now, 1);
+  const gate = new Event();
+  const blocker = pool.run((g: Event) => g.wait(5000), [gate]);
+  const later = [1];
+  const queued = pool.run((a: number[]) => a[0], [later]); // waits behind the blocker
+  later[0] = 2;
+  gate.set();
+  assert.equal(await blocker, true);
+  assert.equal(await queued, 1);
+  // Arguments that cannot go reject at the call either way, naming the argument.
+  await assert.rejects(pool.run((f: unknown) => f, [() => 1]), /args\[0\]/);
+});

@@ -493,10 +493,22 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     try {
       const job = this.#createJob(task, args, mode, options, resolve, reject);
       this.#admit();
+      // With nothing queued ahead and a worker free, the job goes now, its arguments encoded
+      // straight into the request (see WorkerHandle.send); any other job keeps a copy of its
+      // arguments as they are at this call, checked here so that bad ones reject at once.
+      const worker = this.#size > 0 && this.#queue.length === 0 && !this.#terminated
+        ? this.#pickFreeWorker()
+        : undefined;
+      if (worker === undefined && this.#size > 0) {
+        encodeArgs(job, this.#processFlags === undefined);
+      }
       this.#watch(job, options);
       if (job.state !== "settled") {
-        this.#queue.push(job);
-        this.#dispatch();
+        if (worker === undefined || !this.#send(job, worker)) {
+          if (this.#size > 0) encodeArgs(job, this.#processFlags === undefined);
+          this.#queue.push(job);
+          this.#dispatch();
+        }
       }
     } catch (error) {
       reject(error);
@@ -557,10 +569,6 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
       cleanup: undefined,
       submittedAt: performance.now(),
     };
-    // Refuse at the call what cannot reach a worker (inline runs take anything).
-    if (this.#size > 0) {
-      encodeArgs(job, this.#processFlags === undefined);
-    }
     return job;
   }
 
@@ -668,6 +676,12 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     this.#inflight++;
     this.#pump.start();
     return true;
+  }
+
+  /** An idle worker, or a new one if the pool may grow: where a job starts at once. */
+  #pickFreeWorker(): Handle | undefined {
+    const worker = this.#pickWorker();
+    return worker !== undefined && worker.load === 0 ? worker : undefined;
   }
 
   /** An idle worker, else a new one, else the least busy one with a free ticket. */

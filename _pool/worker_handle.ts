@@ -99,6 +99,10 @@ export class WorkerHandle extends HandleBase implements Handle {
    * @throws {TypeError|RangeError} From `encodeArgs`, or a postMessage that refused a transfer.
    */
   send(job: Job<Handle>): SendStatus {
+    if (job.payload === undefined && job.transfer === undefined) {
+      const status = this.#sendDirect(job);
+      if (status !== undefined) return status;
+    }
     const payload = encodeArgs(job, true);
     const ticket = this.freeTickets.pop()!;
     const needsSource = typeof job.ref === "number" && !this.functions.has(job.ref);
@@ -142,6 +146,46 @@ export class WorkerHandle extends HandleBase implements Handle {
     if (needsSource) this.functions.add(job.ref as number);
     this.attach(job, "sent", ticket);
     return "sent";
+  }
+
+  /**
+   * Sends a job whose arguments were not encoded yet (the pool sends it in the call that made it)
+   * with its arguments encoded inside the request record: one encoding pass, and no copy of them
+   * kept.
+   *
+   * @returns The status, or undefined for the general path: arguments that must travel by message,
+   * cannot be encoded, or are too large (that path says why, naming them).
+   */
+  #sendDirect(job: Job<Handle>): SendStatus | undefined {
+    const ticket = this.freeTickets.pop()!;
+    const needsSource = typeof job.ref === "number" && !this.functions.has(job.ref);
+    Atomics.store(this.state, ticket, job.id);
+    let status: number;
+    try {
+      status = this.requests.tryPut(
+        requestRecord({
+          kind: REQUEST_CALL,
+          id: job.id,
+          ref: job.ref,
+          source: needsSource ? job.source : undefined,
+          args: job.args,
+          mode: job.mode,
+          ticket,
+        }),
+        false,
+        "the task",
+      );
+    } catch {
+      status = -1;
+    }
+    if (status === PUT_DONE) {
+      if (needsSource) this.functions.add(job.ref as number);
+      this.attach(job, "sent", ticket);
+      return "sent";
+    }
+    Atomics.store(this.state, ticket, 0);
+    this.freeTickets.push(ticket);
+    return status === PUT_FULL || status === PUT_STOPPED ? "full" : undefined;
   }
 
   /**
