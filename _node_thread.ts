@@ -40,21 +40,13 @@ type NodeWorkerConstructor = new (
 ) => NodeWorker;
 
 /** Gives the bundled runtime the Web Worker globals it uses, on a node:worker_threads port. */
-export const NODE_PRELUDE = `import { parentPort as thetaPort } from "node:worker_threads";
+const NODE_PRELUDE = `import { parentPort as thetaPort } from "node:worker_threads";
 globalThis.self = globalThis;
 globalThis.onmessage = null;
 globalThis.postMessage = (message, transfer) => thetaPort.postMessage(message, transfer);
 globalThis.close = () => process.exit(0);
 thetaPort.on("message", (data) => setTimeout(() => globalThis.onmessage?.({ data }), 0));
 `;
-
-/**
- * True if this runtime has node:worker_threads (Deno 2 does, through `process`).
- */
-export function hasNodeThreads(): boolean {
-  const process = (globalThis as { process?: { getBuiltinModule?: unknown } }).process;
-  return typeof process?.getBuiltinModule === "function";
-}
 
 /** A theta worker on node:worker_threads, with a heap limit. */
 export class NodeThread implements WorkerLike {

@@ -355,17 +355,21 @@ export class BullPool<M extends Record<string, Task> = Record<string, Task>> {
     if (state === undefined) return undefined;
     const job = await queue.getJob(id);
     if (job === undefined || job === null) return undefined;
-    let notBefore = job.timestamp + (job.opts.delay ?? 0);
     if (state === "queued" && job.attemptsMade > 0) {
       // A retry waits in the delayed set; its score holds the time it is due (BullMQ packs a
       // counter into the low 12 bits).
       const score = await (await queue.client).zscore(queue.keys.delayed!, id);
-      if (score !== null) notBefore = Math.floor(Number(score) / 0x1000);
+      if (score !== null) return this.#statusOf(job, state, Math.floor(Number(score) / 0x1000));
     }
-    return this.#statusOf(job, state, notBefore);
+    return this.#statusOf(job, state);
   }
 
-  #statusOf(job: Job, state: JobState, notBefore: number): JobStatus {
+  /** A job's status; `notBefore` defaults to when it was first due. */
+  #statusOf(
+    job: Job,
+    state: JobState,
+    notBefore: number = job.timestamp + (job.opts.delay ?? 0),
+  ): JobStatus {
     const data = job.data as JobData;
     const status: JobStatus = {
       id: job.id!,
@@ -439,7 +443,7 @@ export class BullPool<M extends Record<string, Task> = Record<string, Task>> {
   async deadLetters(): Promise<JobStatus[]> {
     const failed = await this.#queueOf().getFailed(0, -1);
     return failed
-      .map((job) => this.#statusOf(job as Job, "failed", job.timestamp + (job.opts.delay ?? 0)))
+      .map((job) => this.#statusOf(job as Job, "failed"))
       .sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0));
   }
 
@@ -609,9 +613,8 @@ export class BullPool<M extends Record<string, Task> = Record<string, Task>> {
     try {
       const value = await this.#tasks.run(job.name, decode(fromBase64(data.args)) as unknown[]);
       const outcome = encodeOutcome(true, value, "the job's result");
-      const bytes = toBase64(outcome.bytes);
-      if (outcome.ok) return bytes;
-      failure = decode(fromBase64(bytes)); // a result that cannot be stored: a TypeError
+      if (outcome.ok) return toBase64(outcome.bytes);
+      failure = decode(outcome.bytes); // a result that cannot be stored: a TypeError
     } catch (error) {
       failure = error;
     }

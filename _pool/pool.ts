@@ -503,13 +503,20 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
         encodeArgs(job, this.#processFlags === undefined);
       }
       this.#watch(job, options);
-      if (job.state !== "settled") {
-        if (worker === undefined || !this.#send(job, worker)) {
-          if (this.#size > 0) encodeArgs(job, this.#processFlags === undefined);
-          this.#queue.push(job);
-          this.#dispatch();
+      if (job.state === "settled") return promise;
+      if (worker !== undefined) {
+        if (this.#send(job, worker)) return promise;
+        // Its ring was full after all: the job waits, with its copy of the arguments made now.
+        // It is watched from here on, so a failure settles it (its timer and listener go too).
+        try {
+          encodeArgs(job, this.#processFlags === undefined);
+        } catch (error) {
+          this.#settle(job, false, error);
+          return promise;
         }
       }
+      this.#queue.push(job);
+      this.#dispatch();
     } catch (error) {
       reject(error);
     }

@@ -53,6 +53,16 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 }
 
+/** Enqueues JOBS jobs at once and reads every result back: jobs per second. */
+async function jobsPerSecond(jobs: JobPool): Promise<number> {
+  const started = performance.now();
+  const ids = await Promise.all(
+    Array.from({ length: JOBS }, (_, i) => jobs.enqueue("add", [i, 1])),
+  );
+  await Promise.all(ids.map((id) => jobs.result(id)));
+  return JOBS / ((performance.now() - started) / 1000);
+}
+
 async function throughput(engine: Engine, listeners: number): Promise<number> {
   const children = await Promise.all(
     Array.from({ length: listeners }, () => spawnListener(engine, 30_000)),
@@ -60,12 +70,7 @@ async function throughput(engine: Engine, listeners: number): Promise<number> {
   const jobs = await engine.open(30_000);
   // One warm-up job per listener: module loading and worker threads are not the figure.
   await Promise.all(children.map(async () => jobs.result(await jobs.enqueue("add", [1, 1]))));
-  const started = performance.now();
-  const ids = await Promise.all(
-    Array.from({ length: JOBS }, (_, i) => jobs.enqueue("add", [i, 1])),
-  );
-  await Promise.all(ids.map((id) => jobs.result(id)));
-  const rate = JOBS / ((performance.now() - started) / 1000);
+  const rate = await jobsPerSecond(jobs);
   await jobs.close();
   await stop(children);
   return rate;
@@ -78,12 +83,7 @@ async function inProcess(
   const { pool, listen } = await open();
   const listening = listen();
   await pool.result(await pool.enqueue("add", [1, 1]));
-  const started = performance.now();
-  const ids = await Promise.all(
-    Array.from({ length: JOBS }, (_, i) => pool.enqueue("add", [i, 1])),
-  );
-  await Promise.all(ids.map((id) => pool.result(id)));
-  const rate = JOBS / ((performance.now() - started) / 1000);
+  const rate = await jobsPerSecond(pool);
   await pool.close();
   await listening;
   return rate;
