@@ -444,6 +444,33 @@ Deno.test("CallQueue calls that are never collected hold nothing", async (t) => 
     controller.abort();
     await serving;
   });
+
+  await t.step(
+    "a caller terminated while it awaits something else gives its slot back",
+    async () => {
+      let count = 0;
+      const calls = new CallQueue<Counter>({ inc: () => ++count }, { slots: 1 });
+      const calling = new Event();
+      const victim = new StoppableThread(async (_t, q: CallQueue<Counter>, e: Event) => {
+        // Takes the only slot, never collected; the owner is not serving yet.
+        q.callAsync("inc").catch(() => {}); // rejects once the thread is killed
+        e.set();
+        await new Promise(() => {}); // not a theta wait: nothing unwinds it when it is killed
+      }, { args: [calls, calling] }).start();
+      await calling.waitAsync();
+      victim.terminate(); // its event loop is idle: it is told to give back before it is ended
+      await victim.join().catch(() => {});
+      const controller = new AbortController();
+      const serving = calls.serve({ signal: controller.signal });
+      const other = new StoppableThread(
+        (_t, q: CallQueue<Counter>) => q.call("inc", [], { timeout: 3000 }),
+        { args: [calls] },
+      ).start();
+      assert.ok(await other.join() >= 1);
+      controller.abort();
+      await serving;
+    },
+  );
 });
 
 Deno.test("CallQueue closeAndReceiveLast answers every caller when a handler throws", async () => {
