@@ -219,6 +219,8 @@ export function endWorker(
   crit: Int32Array,
   graceMs = 0,
 ): void {
+  // Only from 0: a kill already requested (by the owner's terminate()), or a worker that already
+  // answered KILL_DONE, keeps its state.
   Atomics.compareExchange(kill, 0, 0, KILL_REQUESTED);
   Atomics.notify(kill, 0);
   const started = performance.now();
@@ -230,6 +232,7 @@ export function endWorker(
       return;
     }
     if (Atomics.load(crit, 0) <= 0) {
+      // Only from KILL_REQUESTED: a worker that answered KILL_DONE meanwhile is ended next turn.
       Atomics.compareExchange(kill, 0, KILL_REQUESTED, KILL_NOW);
       Atomics.notify(kill, 0);
     }

@@ -420,7 +420,7 @@ Deno.test("KvPool runs jobs theta 0.1 queued (a ready entry holding only the id)
   const kv = await Deno.openKv(":memory:");
   const id = "legacy-1";
   const now = Date.now();
-  await kv.atomic()
+  const written = await kv.atomic()
     .set(["theta", "old", "job", id], {
       id,
       task: "add",
@@ -433,6 +433,7 @@ Deno.test("KvPool runs jobs theta 0.1 queued (a ready entry holding only the id)
     })
     .set(["theta", "old", "ready", now, id], id)
     .commit();
+  assert.equal(written.ok, true);
   const jobs = new KvPool(kv, { tasks, name: "old" });
   const listening = jobs.listen();
   assert.equal(await jobs.result(id, { timeout: 5000 }), 42);
