@@ -9,8 +9,11 @@
 // happen outside the lock.
 //
 // Layout. `control` (fixed size): Int32 words below, then Float64 stats. `data` (growable): records
-// of a 4-byte length followed by the payload, each padded to 4 bytes, so a header never straddles
-// the end; a payload may wrap around it. Waiting readers and writers sleep on sequence words that
+// of a 4-byte header followed by the payload, each padded to 4 bytes, so a header never straddles
+// the end; a payload may wrap around it. A header is the payload's length, or, with NUMBERS_BIT
+// set, marks a block of numbers: raw float64s, one item each, so a run of numbers costs 8 bytes
+// a number and copies in bulk instead of one codec record each. Consumers may take part of the
+// head block; HEAD_SKIP counts its items already gone. Waiting readers and writers sleep on sequence words that
 // producers bump only when the matching waiter count is non-zero: a notify only costs when
 // someone waits.
 //
@@ -52,6 +55,8 @@ export const CTL_TAIL = 33;
 export const CTL_LAST = 34;
 export const CTL_HEAD_LOCK = 48;
 export const CTL_HEAD = 49;
+/** Items of the head record already taken or evicted (a block of numbers only), else 0. */
+export const CTL_HEAD_SKIP = 50;
 export const CTL_PUSHED = 64;
 export const CTL_PUSHED_BYTES = 65;
 export const CTL_POPPED = 80;
@@ -64,6 +69,12 @@ export const STAT_EVICTED = 21; // byte 168, tail line
 export const STAT_GETS = 28; // byte 224, head line
 export const CONTROL_BYTES = 448;
 export const FLAG_STOPPED = 1;
+
+/** Header bit of a block of numbers; the rest of the header is the payload's length. */
+export const NUMBERS_BIT = 0x80000000;
+export const LENGTH_MASK = 0x7fffffff;
+/** Most numbers in one block: a longer run is split, so that a block stays cheap to evict. */
+export const BLOCK_MAX_ITEMS = 1024;
 
 /** Default ceiling of a ring's byte storage: reserved address space, not memory. */
 export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
@@ -122,6 +133,11 @@ export function align4(n: number): number {
   return (n + 3) & ~3;
 }
 
+/** Rounds up to a multiple of 8. */
+export function align8(n: number): number {
+  return (n + 7) & ~7;
+}
+
 /**
  * A FIFO of encoded values in shared memory.
  *
@@ -136,8 +152,12 @@ export function align4(n: number): number {
  * sees the item or the producer sees the waiter (and the waiter's sleep returns at once).
  */
 export class Ring {
-  /** This thread's scratch block for batch puts (see tryPutMany). */
-  static #batchBlock: Uint8Array = new Uint8Array(4096);
+  /** This thread's scratch block for batch puts (see tryPutMany), and its float64 view. */
+  static #batch: Uint8Array = new Uint8Array(4096);
+  static #batch64: Float64Array = new Float64Array(Ring.#batch.buffer);
+  /** A single number's bytes, for tryPut. */
+  static #one: Float64Array = new Float64Array(1);
+  static #oneBytes: Uint8Array = new Uint8Array(Ring.#one.buffer);
 
   /**
    * Allocates a new ring.
@@ -171,9 +191,14 @@ export class Ring {
   bytes: Uint8Array;
   words: Uint32Array;
   #out: Uint8Array = new Uint8Array(256);
+  #out64: Float64Array = new Float64Array(this.#out.buffer);
   #waitSeq = 0;
   #seenPushed = 0;
   #seenEpoch = -1;
+  #seenPopped = 0;
+  #seenPoppedBytes = 0;
+  #lastPushed = 0;
+  #lastEpoch = -1;
 
   /**
    * Attaches to a ring from its handle, in any thread.
@@ -295,12 +320,33 @@ export class Ring {
    * @returns PUT_DONE, PUT_FULL, PUT_STOPPED or PUT_TOO_LARGE.
    */
   tryPutBytes(bytes: Uint8Array, evict: boolean, length = bytes.length): number {
+    return this.#putRecord(bytes, length, false, evict);
+  }
+
+  /**
+   * Encodes and adds a value without waiting. A number goes as a block of one, with no codec.
+   *
+   * @returns PUT_DONE, PUT_FULL, PUT_STOPPED or PUT_TOO_LARGE.
+   * @throws {TypeError} If the value cannot be sent.
+   */
+  tryPut(value: unknown, evict: boolean, what = "value"): number {
+    if (typeof value === "number") {
+      Ring.#one[0] = value;
+      return this.#putRecord(Ring.#oneBytes, 8, true, evict);
+    }
+    const encoder = Encoder.get();
+    const length = encoder.encodeLength(value, what);
+    return this.#putRecord(encoder.buf, length, false, evict);
+  }
+
+  /** Adds one record (a codec payload, or a block of numbers) under the tail lock. */
+  #putRecord(bytes: Uint8Array, length: number, numbers: boolean, evict: boolean): number {
     const ctl = this.ctl;
     criticalLock(ctl, CTL_TAIL_LOCK);
     let status: number;
     try {
       this.#refreshViews();
-      status = this.#putLocked(bytes, length, 4 + align4(length), evict);
+      status = this.#putLocked(bytes, 0, length, numbers, evict);
     } finally {
       criticalUnlock(ctl, CTL_TAIL_LOCK); // growing storage may throw (out of memory)
     }
@@ -312,20 +358,9 @@ export class Ring {
   }
 
   /**
-   * Encodes and adds a value without waiting.
-   *
-   * @returns PUT_DONE, PUT_FULL, PUT_STOPPED or PUT_TOO_LARGE.
-   * @throws {TypeError} If the value cannot be sent.
-   */
-  tryPut(value: unknown, evict: boolean, what = "value"): number {
-    const encoder = Encoder.get();
-    const length = encoder.encodeLength(value, what);
-    return this.tryPutBytes(encoder.buf, evict, length);
-  }
-
-  /**
    * Encodes and adds values in order under one hold of the tail lock, without waiting; waiting
-   * readers are woken once. Every value is encoded first, so one that cannot be sent adds none.
+   * readers are woken once. Runs of numbers go as blocks of float64s (no codec, one record per
+   * run); every other value is encoded first, so one that cannot be sent adds none.
    *
    * @returns How many were added, and the status that stopped the rest (PUT_DONE if none did).
    * @throws {TypeError} If a value cannot be sent, naming `what[i]`; nothing is added.
@@ -335,39 +370,42 @@ export class Ring {
     evict: boolean,
     what = "values",
   ): { added: number; status: number } {
-    // Every value is encoded into one block first (no copy per value), outside the lock.
-    const encoder = Encoder.get();
-    const lengths = new Array<number>(values.length);
-    let block = Ring.#batchBlock;
-    let total = 0;
-    for (let i = 0; i < values.length; i++) {
-      const length = encoder.encodeLength(values[i], `${what}[${i}]`);
-      if (total + length > block.length) {
-        const grown = new Uint8Array(Math.max(2 * block.length, total + length));
-        grown.set(block.subarray(0, total));
-        block = Ring.#batchBlock = grown;
-      }
-      block.set(encoder.buf.subarray(0, length), total);
-      lengths[i] = length;
-      total += length;
-    }
     const ctl = this.ctl;
+    // A block must fit in an empty ring, by count and by bytes.
+    const maxItems = ctl[CTL_MAX_ITEMS]!;
+    let blockItems = Math.min(BLOCK_MAX_ITEMS, (ctl[CTL_MAX_BYTES]! - 4) >> 3);
+    if (maxItems > 0) blockItems = Math.min(blockItems, maxItems);
+    const pieces = Ring.#planBatch(values, blockItems, what);
+    const scratch = Ring.#batch;
     let added = 0;
     let status = PUT_DONE;
     criticalLock(ctl, CTL_TAIL_LOCK);
     try {
       this.#refreshViews();
       let at = 0;
-      for (const length of lengths) {
-        status = this.#putLocked(
-          block.subarray(at, at + length),
-          length,
-          4 + align4(length),
-          evict,
-        );
+      for (const piece of pieces) {
+        if (piece > 0) {
+          status = this.#putLocked(scratch, at, piece, false, evict);
+          if (status !== PUT_DONE) break;
+          added++;
+          at += piece;
+          continue;
+        }
+        at = align8(at);
+        const count = -piece;
+        status = this.#putLocked(scratch, at, 8 * count, true, evict);
+        if (status === PUT_FULL && count > 1) {
+          // The block does not fit whole: add what does, so the caller learns how many did.
+          let i = 0;
+          while (i < count && this.#putLocked(scratch, at + 8 * i, 8, true, evict) === PUT_DONE) {
+            i++;
+          }
+          added += i;
+          break;
+        }
         if (status !== PUT_DONE) break;
-        at += length;
-        added++;
+        added += count;
+        at += 8 * count;
       }
     } finally {
       criticalUnlock(ctl, CTL_TAIL_LOCK);
@@ -377,6 +415,52 @@ export class Ring {
       notify(ctl, CTL_READ_SEQ, added);
     }
     return { added, status };
+  }
+
+  /**
+   * Outside any lock: writes every value into this thread's scratch block, runs of numbers as
+   * 8-aligned float64s, the rest encoded.
+   *
+   * @returns The records in order: a payload length, or minus the count of a block of numbers.
+   */
+  static #planBatch(values: readonly unknown[], blockItems: number, what: string): number[] {
+    const encoder = Encoder.get();
+    const pieces: number[] = [];
+    let total = 0;
+    for (let i = 0; i < values.length;) {
+      if (typeof values[i] === "number") {
+        let end = i + 1;
+        while (end < values.length && end - i < blockItems && typeof values[end] === "number") {
+          end++;
+        }
+        const count = end - i;
+        total = align8(total);
+        Ring.#reserveBatch(total + 8 * count);
+        const f64 = Ring.#batch64;
+        const base = total >> 3;
+        for (let k = 0; k < count; k++) f64[base + k] = values[i + k] as number;
+        pieces.push(-count);
+        total += 8 * count;
+        i = end;
+        continue;
+      }
+      const length = encoder.encodeLength(values[i], `${what}[${i}]`);
+      Ring.#reserveBatch(total + length);
+      Ring.#batch.set(encoder.buf.subarray(0, length), total);
+      pieces.push(length);
+      total += length;
+      i++;
+    }
+    return pieces;
+  }
+
+  /** Grows this thread's scratch block to hold `length` bytes, keeping its content. */
+  static #reserveBatch(length: number): void {
+    if (Ring.#batch.length >= length) return;
+    const grown = new Uint8Array(align8(Math.max(2 * Ring.#batch.length, length)));
+    grown.set(Ring.#batch);
+    Ring.#batch = grown;
+    Ring.#batch64 = new Float64Array(grown.buffer);
   }
 
   /**
@@ -477,6 +561,8 @@ export class Ring {
    * @returns The value, ENDED if stopped and drained, TIMED_OUT on timeout.
    */
   take(timeout?: number, spinMs = 0): unknown {
+    const first = this.#tryTake(); // the common case, without the waiting loop's closure
+    if (first !== NOTHING) return first;
     return this.#takeWaiting(() => this.#tryTake(), timeout, spinMs);
   }
 
@@ -566,26 +652,44 @@ export class Ring {
    */
   takeMany(max = Infinity): unknown[] {
     const ctl = this.ctl;
-    const lengths: number[] = [];
+    // What was copied to the scratch buffer, each piece at an 8-aligned offset: a payload
+    // length, or minus a count of numbers.
+    const pieces: number[] = [];
+    let taken = 0;
     let total = 0;
     criticalLock(ctl, CTL_HEAD_LOCK);
     try {
       this.#refreshViews();
-      while (lengths.length < max && this.#available() > 0) {
-        const length = this.#takeHeadLocked(total);
-        lengths.push(length);
-        total += length;
+      while (taken < max && this.#available() > 0) {
+        total = align8(total);
+        const piece = this.#takeHeadLocked(total, max - taken);
+        pieces.push(piece);
+        if (piece > 0) {
+          total += piece;
+          taken++;
+        } else {
+          total -= 8 * piece;
+          taken -= piece;
+        }
       }
     } finally {
       criticalUnlock(ctl, CTL_HEAD_LOCK); // the scratch buffer's growth may throw
     }
-    if (lengths.length > 0) this.#wakeWriters();
-    const values = new Array<unknown>(lengths.length);
+    if (taken > 0) this.#wakeWriters();
+    const values = new Array<unknown>(taken);
     const out = this.#out;
+    const out64 = this.#out64;
     let at = 0;
-    for (let i = 0; i < lengths.length; i++) {
-      values[i] = Decoder.get().decodeAt(out, at);
-      at += lengths[i]!;
+    let k = 0;
+    for (const piece of pieces) {
+      at = align8(at);
+      if (piece > 0) {
+        values[k++] = Decoder.get().decodeAt(out, at);
+        at += piece;
+      } else {
+        for (let i = at >> 3, end = i - piece; i < end; i++) values[k++] = out64[i];
+        at -= 8 * piece;
+      }
     }
     return values;
   }
@@ -600,58 +704,97 @@ export class Ring {
     // The newest record cannot be overwritten while producers are locked out; the oldest cannot
     // be taken or evicted while consumers are.
     const which = newest ? CTL_TAIL_LOCK : CTL_HEAD_LOCK;
+    let header: number;
     criticalLock(ctl, which);
     try {
       this.#refreshViews();
       if (this.#count() === 0) return NOTHING;
       const at = newest ? ctl[CTL_LAST]! : ctl[CTL_HEAD]!;
-      const length = this.words[at >> 2]!;
-      this.#reserveOut(length);
-      this.#copyOut(at, length, 0);
+      header = this.words[at >> 2]!;
+      if (header >= NUMBERS_BIT) {
+        const index = newest ? (header - NUMBERS_BIT) / 8 - 1 : ctl[CTL_HEAD_SKIP]!;
+        this.#copyOut(at + 4 + 8 * index, 8, 0);
+      } else {
+        this.#reserveOut(header);
+        this.#copyOut(at + 4, header, 0);
+      }
     } finally {
       criticalUnlock(ctl, which);
     }
-    return Decoder.get().decodeAt(this.#out, 0);
+    return header >= NUMBERS_BIT ? this.#out64[0] : Decoder.get().decodeAt(this.#out, 0);
   }
 
-  /** Takes the head record into the scratch buffer and decodes it, or returns NOTHING. */
+  /** Takes the head item into the scratch buffer and decodes it, or returns NOTHING. */
   #tryTake(): unknown {
     const ctl = this.ctl;
     if (this.#available() <= 0) return NOTHING;
+    let piece: number;
     criticalLock(ctl, CTL_HEAD_LOCK);
     try {
-      if (this.#available() <= 0) return NOTHING;
+      // Under the head lock POPPED is read plainly, and the PUSHED #available just saw is a
+      // lower bound: only when it says empty (another consumer was first) is it checked again.
+      if (((this.#seenPushed - ctl[CTL_POPPED]!) | 0) <= 0 && this.#available() <= 0) {
+        return NOTHING;
+      }
       this.#refreshViews();
-      this.#takeHeadLocked(0);
+      piece = this.#takeHeadLocked(0, 1);
     } finally {
       criticalUnlock(ctl, CTL_HEAD_LOCK);
     }
     this.#wakeWriters();
-    return Decoder.get().decodeAt(this.#out, 0);
+    return piece < 0 ? this.#out64[0] : Decoder.get().decodeAt(this.#out, 0);
   }
 
-  /** Under the head lock: copies the head record to the scratch at `offset`, then frees it. */
-  #takeHeadLocked(offset: number): number {
+  /**
+   * Under the head lock: copies up to `max` items of the head record to the scratch buffer at
+   * `offset` (8-aligned), then drops them: a codec record's one value, or numbers of a block.
+   *
+   * @returns The payload's length (a codec record), or minus the count of numbers copied.
+   */
+  #takeHeadLocked(offset: number, max: number): number {
     const ctl = this.ctl;
     const head = ctl[CTL_HEAD]!;
-    const length = this.words[head >> 2]!;
-    this.#reserveOut(offset + length);
-    this.#copyOut(head, length, offset);
-    this.#releaseHeadLocked(head, length);
-    this.stats64[STAT_GETS]! += 1;
-    return length;
+    const header = this.words[head >> 2]!;
+    if (header < NUMBERS_BIT) {
+      this.#reserveOut(offset + header);
+      this.#copyOut(head + 4, header, offset);
+      this.#dropHeadLocked(head, header, 1);
+      this.stats64[STAT_GETS]! += 1;
+      return header;
+    }
+    const skip = ctl[CTL_HEAD_SKIP]!;
+    const count = Math.min(max, (header - NUMBERS_BIT) / 8 - skip);
+    this.#reserveOut(offset + 8 * count);
+    this.#copyOut(head + 4 + 8 * skip, 8 * count, offset);
+    this.#dropHeadLocked(head, header, count);
+    this.stats64[STAT_GETS]! += count;
+    return -count;
   }
 
-  /** Under the head lock: advances past the head record and publishes the freed space. */
-  #releaseHeadLocked(head: number, length: number): void {
+  /**
+   * Under the head lock: removes `count` items of the head record (1 for a codec record), and
+   * the record itself once none is left, publishing the freed space.
+   */
+  #dropHeadLocked(head: number, header: number, count: number): void {
     const ctl = this.ctl;
-    const size = 4 + align4(length);
+    if (header >= NUMBERS_BIT) {
+      const skip = ctl[CTL_HEAD_SKIP]! + count;
+      if (skip < (header - NUMBERS_BIT) / 8) {
+        ctl[CTL_HEAD_SKIP] = skip;
+        ctl[CTL_POPPED] = (ctl[CTL_POPPED]! + count) | 0;
+        return;
+      }
+      ctl[CTL_HEAD_SKIP] = 0;
+    }
+    const size = 4 + align4(header & LENGTH_MASK);
     const next = head + size;
     const capacity = ctl[CTL_CAPACITY]!;
     ctl[CTL_HEAD] = next >= capacity ? next - capacity : next;
-    // Publish the freed space: the copy-out is complete before producers see it.
+    // Publish the freed space: the copy-out is complete before producers see it. POPPED may be
+    // a plain store: a producer that reads it late sees a fuller ring, and the head lock's
+    // release (an atomic read-modify-write) orders it before any waiting writer is checked for.
     Atomics.store(ctl, CTL_POPPED_BYTES, (ctl[CTL_POPPED_BYTES]! + size) | 0);
-    Atomics.store(ctl, CTL_POPPED, (ctl[CTL_POPPED]! + 1) | 0);
+    ctl[CTL_POPPED] = (ctl[CTL_POPPED]! + count) | 0;
   }
 
   #wakeWriters(): void {
@@ -723,57 +866,88 @@ export class Ring {
     return false;
   }
 
-  /** Under the tail lock: makes room as allowed, then writes and publishes the record. */
-  #putLocked(bytes: Uint8Array, length: number, need: number, evict: boolean): number {
+  /**
+   * Under the tail lock: makes room as allowed, then writes and publishes the record: `length`
+   * bytes of `bytes` from `from`, a codec payload or (`numbers`) a block of float64s.
+   */
+  #putLocked(
+    bytes: Uint8Array,
+    from: number,
+    length: number,
+    numbers: boolean,
+    evict: boolean,
+  ): number {
     const ctl = this.ctl;
+    const need = 4 + align4(length);
+    const items = numbers ? length >> 3 : 1;
     // FLAGS, limits and CAPACITY are read plainly: limits never change, CAPACITY only under
     // both locks, and a stop racing with this put may land either side of it.
     if (ctl[CTL_FLAGS]! & FLAG_STOPPED) return PUT_STOPPED;
     if (need > ctl[CTL_MAX_BYTES]!) return PUT_TOO_LARGE;
-    if (!this.#hasRoom(need) && !this.#makeRoom(need, evict)) return PUT_FULL;
+    if (!this.#hasRoom(need, items) && !this.#makeRoom(need, items, evict)) return PUT_FULL;
     const capacity = ctl[CTL_CAPACITY]!;
     const tail = ctl[CTL_TAIL]!;
-    this.words[tail >> 2] = length;
+    this.words[tail >> 2] = numbers ? NUMBERS_BIT + length : length;
     let start = tail + 4;
     if (start >= capacity) start -= capacity;
     const first = Math.min(length, capacity - start);
+    const target = this.bytes;
     if (first === length && length <= 32) {
-      const target = this.bytes;
-      for (let i = 0; i < length; i++) target[start + i] = bytes[i]!;
+      for (let i = 0; i < length; i++) target[start + i] = bytes[from + i]!;
     } else {
-      this.bytes.set(bytes.subarray(0, first), start);
-      if (first < length) this.bytes.set(bytes.subarray(first, length), 0);
+      target.set(bytes.subarray(from, from + first), start);
+      if (first < length) target.set(bytes.subarray(from + first, from + length), 0);
     }
     ctl[CTL_LAST] = tail;
     const next = tail + need;
     ctl[CTL_TAIL] = next >= capacity ? next - capacity : next;
-    this.stats64[STAT_PUTS]! += 1;
-    // Publish: the record's bytes are visible to whoever reads the new COUNT.
-    Atomics.store(ctl, CTL_PUSHED_BYTES, (ctl[CTL_PUSHED_BYTES]! + need) | 0);
-    const pushed = (ctl[CTL_PUSHED]! + 1) | 0;
-    if ((pushed & EPOCH_MASK) === 0) Atomics.add(ctl, CTL_PUSH_EPOCH, 1);
+    this.stats64[STAT_PUTS]! += items;
+    // Publish: the record's bytes are visible to whoever reads the new PUSHED. PUSHED_BYTES
+    // is only read by producers, under the tail lock or before registering as a waiter.
+    ctl[CTL_PUSHED_BYTES] = (ctl[CTL_PUSHED_BYTES]! + need) | 0;
+    const before = ctl[CTL_PUSHED]!;
+    const pushed = (before + items) | 0;
+    if (before >>> 30 !== pushed >>> 30) Atomics.add(ctl, CTL_PUSH_EPOCH, 1);
     Atomics.store(ctl, CTL_PUSHED, pushed);
+    this.#lastPushed = pushed;
+    this.#lastEpoch = ctl[CTL_PUSH_EPOCH]!;
     return PUT_DONE;
   }
 
   /**
-   * Under the tail lock, the fast check: room for a `need`-byte record? The consumers' counters
-   * may be stale, which only ever makes the ring look fuller than it is.
+   * Under the tail lock, the fast check: room for `items` more in a `need`-byte record? The
+   * consumers' counters are cached while this instance is the only producer since it loaded
+   * them (PUSHED and the epoch are what it left): then the cached used bytes and count stay
+   * bounded by the capacity this check enforces, and a stale cache only makes the ring look
+   * fuller. Loading them each time would take the consumers' cache line on every put.
    */
-  #hasRoom(need: number): boolean {
+  #hasRoom(need: number, items: number): boolean {
     const ctl = this.ctl;
     const maxItems = ctl[CTL_MAX_ITEMS]!;
-    return (maxItems === 0 || this.#count() < maxItems) &&
-      this.#used() + need <= ctl[CTL_CAPACITY]!;
+    const capacity = ctl[CTL_CAPACITY]!;
+    const pushed = ctl[CTL_PUSHED]!;
+    const pushedBytes = ctl[CTL_PUSHED_BYTES]!;
+    const cachedUsed = (pushedBytes - this.#seenPoppedBytes) | 0;
+    if (
+      pushed === this.#lastPushed && ctl[CTL_PUSH_EPOCH] === this.#lastEpoch &&
+      cachedUsed >= 0 && cachedUsed + need <= capacity &&
+      (maxItems === 0 || ((pushed - this.#seenPopped) | 0) + items <= maxItems)
+    ) return true;
+    this.#seenPoppedBytes = Atomics.load(ctl, CTL_POPPED_BYTES);
+    this.#seenPopped = Atomics.load(ctl, CTL_POPPED);
+    this.#lastPushed = pushed;
+    this.#lastEpoch = ctl[CTL_PUSH_EPOCH]!;
+    return (maxItems === 0 || ((pushed - this.#seenPopped) | 0) + items <= maxItems) &&
+      ((pushedBytes - this.#seenPoppedBytes) | 0) + need <= capacity;
   }
 
   /**
    * Under the tail lock, the exact path: with the head lock too, both ends are still, so grow,
-   * evict (if allowed) or give up on exact counts.
+   * evict (if allowed; numbers of a block one count at a time) or give up on exact counts.
    *
    * @returns True if there is room now.
    */
-  #makeRoom(need: number, evict: boolean): boolean {
+  #makeRoom(need: number, items: number, evict: boolean): boolean {
     const ctl = this.ctl;
     const maxItems = ctl[CTL_MAX_ITEMS]!;
     criticalLock(ctl, CTL_HEAD_LOCK);
@@ -781,15 +955,21 @@ export class Ring {
       for (;;) {
         const count = this.#count();
         const used = this.#used();
-        const itemsFit = maxItems === 0 || count < maxItems;
+        const itemsFit = maxItems === 0 || count + items <= maxItems;
         const bytesFit = used + need <= ctl[CTL_CAPACITY]!;
         if (itemsFit && bytesFit) return true;
         if (itemsFit && ctl[CTL_CAPACITY]! < ctl[CTL_MAX_BYTES]!) {
           this.#growLocked(used + need);
         } else if (evict && count > 0) {
           const head = ctl[CTL_HEAD]!;
-          this.#releaseHeadLocked(head, this.words[head >> 2]!);
-          this.stats64[STAT_EVICTED]! += 1;
+          const header = this.words[head >> 2]!;
+          let drop = 1;
+          if (header >= NUMBERS_BIT) {
+            const left = (header - NUMBERS_BIT) / 8 - ctl[CTL_HEAD_SKIP]!;
+            drop = itemsFit ? left : Math.min(left, count + items - maxItems);
+          }
+          this.#dropHeadLocked(head, header, drop);
+          this.stats64[STAT_EVICTED]! += drop;
         } else {
           return false;
         }
@@ -801,16 +981,16 @@ export class Ring {
 
   #reserveOut(length: number): void {
     if (this.#out.length >= length) return;
-    const out = new Uint8Array(Math.max(length, this.#out.length * 2));
+    const out = new Uint8Array(align8(Math.max(length, this.#out.length * 2)));
     out.set(this.#out);
     this.#out = out;
+    this.#out64 = new Float64Array(out.buffer);
   }
 
-  /** Copies the payload of the record at `at` into the scratch buffer at `offset`. */
+  /** Copies `length` payload bytes starting at `at` (may be past the end: wraps) to the scratch. */
   #copyOut(at: number, length: number, offset: number): void {
     const capacity = this.ctl[CTL_CAPACITY]!;
-    let start = at + 4;
-    if (start >= capacity) start -= capacity;
+    const start = at >= capacity ? at - capacity : at;
     const first = Math.min(length, capacity - start);
     const out = this.#out;
     if (first === length && length <= 32) {

@@ -102,3 +102,92 @@ Deno.test("Ring takes wait, time out and wake", async (t) => {
     assert.deepEqual(ring.tryTake(), { from: "other" });
   });
 });
+
+Deno.test("Ring stores runs of numbers as typed blocks", async (t) => {
+  await t.step("a batch of numbers costs 8 bytes a number, not a record each", () => {
+    // 100 numbers as one block: 4 + 800 bytes; as records they would need 1200 to 1600.
+    const ring = Ring.create({ initialBytes: 1024, maxBytes: 1024 });
+    const values = Array.from({ length: 100 }, (_, i) => i * 1.5);
+    assert.deepEqual(ring.tryPutMany(values, false), { added: 100, status: PUT_DONE });
+    assert.equal(ring.length, 100);
+    assert.deepEqual(ring.takeMany(), values);
+  });
+
+  await t.step("single takes, peeks and partial takeMany split a block, in order", () => {
+    const ring = Ring.create({ initialBytes: 64 });
+    ring.tryPutMany([1, 2, 3, 4, 5, 6, 7], false);
+    assert.equal(ring.peek(false), 1);
+    assert.equal(ring.peek(true), 7);
+    assert.equal(ring.tryTake(), 1);
+    assert.deepEqual(ring.takeMany(2), [2, 3]);
+    assert.equal(ring.peek(false), 4);
+    assert.equal(ring.length, 4);
+    assert.equal(ring.tryTake(), 4);
+    assert.deepEqual(ring.takeMany(), [5, 6, 7]);
+    assert.equal(ring.tryTake(), NOTHING);
+    assert.deepEqual(ring.stats, { puts: 7, gets: 7, evicted: 0 });
+  });
+
+  await t.step("runs of numbers and other values keep their order, -0 and NaN survive", () => {
+    const ring = Ring.create({ initialBytes: 64 });
+    const values = [1, 2, "a", -0, NaN, Infinity, { x: 1 }, 3, 2 ** 53, [4], -1e-300];
+    assert.deepEqual(ring.tryPutMany(values, false), { added: values.length, status: PUT_DONE });
+    assert.deepEqual(ring.takeMany(), values);
+    ring.tryPutMany([5, 6, "b", 7], false);
+    assert.deepEqual([ring.tryTake(), ring.tryTake(), ring.tryTake(), ring.tryTake()], [
+      5,
+      6,
+      "b",
+      7,
+    ]);
+    assert.ok(Object.is(ring.tryPut(-0, false) === PUT_DONE && ring.tryTake(), -0));
+  });
+
+  await t.step("eviction drops the oldest numbers of a block, one count at a time", () => {
+    const ring = Ring.create({ maxItems: 4 });
+    ring.tryPutMany([1, 2, 3], true);
+    ring.tryPutMany([4, 5, 6, 7, 8, 9], true); // longer than the ring: only 6..9 stay
+    assert.equal(ring.length, 4);
+    assert.equal(ring.peek(false), 6);
+    ring.tryPut(10, true);
+    assert.deepEqual(ring.takeMany(), [7, 8, 9, 10]);
+    assert.deepEqual(ring.stats, { puts: 10, gets: 4, evicted: 6 });
+  });
+
+  await t.step("a full ring without eviction adds the numbers that fit, and says how many", () => {
+    const ring = Ring.create({ maxItems: 5 });
+    ring.tryPutMany([1, 2], false);
+    assert.deepEqual(ring.tryPutMany([3, 4, 5, 6, 7], false), { added: 3, status: PUT_FULL });
+    assert.deepEqual(ring.takeMany(), [1, 2, 3, 4, 5]);
+  });
+
+  await t.step("blocks wrap around the end and survive the storage growing", () => {
+    const ring = Ring.create({ initialBytes: 64, maxBytes: 1 << 20 });
+    const expected: unknown[] = [];
+    let next = 0;
+    for (let round = 0; round < 40; round++) {
+      const batch = Array.from({ length: (round * 7) % 23 + 1 }, () => next++);
+      expected.push(...batch);
+      assert.equal(ring.tryPutMany(batch, false).added, batch.length);
+      if (round % 3 === 0) ring.tryPut(`s${round}`, false), expected.push(`s${round}`);
+      const take = (round * 5) % 17;
+      for (let i = 0; i < take && expected.length > 0; i++) {
+        assert.deepEqual(ring.tryTake(), expected.shift());
+      }
+    }
+    assert.deepEqual(ring.takeMany(), expected);
+  });
+
+  await t.step("a batch longer than a block is split, and a tiny maxBytes still takes it", () => {
+    const ring = Ring.create({ initialBytes: 64, maxBytes: 1 << 22 });
+    const values = Array.from({ length: 5000 }, (_, i) => i);
+    assert.equal(ring.tryPutMany(values, false).added, 5000);
+    assert.deepEqual(ring.takeMany(), values);
+    const tiny = Ring.create({ initialBytes: 64, maxBytes: 64 });
+    assert.deepEqual(tiny.tryPutMany([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], true), {
+      added: 10,
+      status: PUT_DONE,
+    });
+    assert.deepEqual(tiny.takeMany().at(-1), 10);
+  });
+});

@@ -17,6 +17,8 @@ import { BATCH, type ProducerJob } from "./_queue_producer.ts";
 
 const ROUNDS = 5;
 const QUEUE_ITEMS = 500_000;
+/** Items for the batched transports: 500k would take them 5-10 ms, mostly thread start-up. */
+const BATCHED_ITEMS = 10_000_000;
 const POST_MESSAGE_ITEMS = 100_000;
 
 function median(values: number[]): number {
@@ -103,34 +105,36 @@ async function postMessageQueue(kind: ProducerJob["kind"]): Promise<number> {
 
 /** ringbuf.js (SPSC, Float64), one number at a time or in batches of `batch`. */
 async function ringbufQueue(batch = 1): Promise<number> {
+  const items = batch === 1 ? QUEUE_ITEMS : BATCHED_ITEMS;
   const ring = RingBuffer.getStorageForCapacity(4096, Float64Array);
   const buffer = new RingBuffer(ring, Float64Array);
   const { worker, go } = await producer({
     transport: batch === 1 ? "ringbuf" : "ringbufBatch",
     kind: "number",
-    count: QUEUE_ITEMS,
+    count: items,
     ring,
   });
   const out = new Float64Array(batch);
   const started = go();
-  for (let received = 0; received < QUEUE_ITEMS;) received += buffer.pop(out);
-  const rate = QUEUE_ITEMS / ((performance.now() - started) / 1000);
+  for (let received = 0; received < items;) received += buffer.pop(out);
+  const rate = items / ((performance.now() - started) / 1000);
   worker.terminate();
   return rate;
 }
 
 /** theta's queue in batches of BATCH: putMany in the worker, getMany on the main thread. */
 async function thetaQueueBatched(): Promise<number> {
-  const queue = new EvictingQueue<unknown>();
+  // Unbounded, with room for every item should the producer outrun the reader (it does not).
+  const queue = new EvictingQueue<unknown>(undefined, { maxBytes: 256 * 1024 * 1024 });
   const { worker, go } = await producer({
     transport: "thetaBatch",
     kind: "number",
-    count: QUEUE_ITEMS,
+    count: BATCHED_ITEMS,
     queue: queue.handle,
   });
   const started = go();
-  for (let received = 0; received < QUEUE_ITEMS;) received += queue.getMany(BATCH).length;
-  const rate = QUEUE_ITEMS / ((performance.now() - started) / 1000);
+  for (let received = 0; received < BATCHED_ITEMS;) received += queue.getMany(BATCH).length;
+  const rate = BATCHED_ITEMS / ((performance.now() - started) / 1000);
   worker.terminate();
   return rate;
 }
@@ -141,17 +145,44 @@ async function measure(run: () => Promise<number>): Promise<number> {
   return median(rates);
 }
 
+/** Rates of two transports measured in alternating rounds, and the median of their ratios. */
+interface Paired {
+  a: number;
+  b: number;
+  ratio: number;
+  ratios: number[];
+}
+
+/**
+ * Runs `a` then `b`, ROUNDS times: on this VM one thread pair's rate moves up to 3x from minute
+ * to minute, so a ratio is only fair between runs made side by side.
+ */
+async function paired(a: () => Promise<number>, b: () => Promise<number>): Promise<Paired> {
+  const as: number[] = [];
+  const bs: number[] = [];
+  const ratios: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    as.push(await a());
+    bs.push(await b());
+    ratios.push(as[i]! / bs[i]!);
+  }
+  return { a: median(as), b: median(bs), ratio: median(ratios), ratios };
+}
+
+function ratios(pair: Paired): string {
+  return pair.ratios.map((r) => r.toFixed(2)).join(", ");
+}
+
 async function queueSection(): Promise<void> {
   console.log(`\n## Queue: items/s from one worker to the main thread (median of ${ROUNDS})\n`);
-  const thetaNumbers = await measure(() => thetaQueue("number"));
+  const single = await paired(() => thetaQueue("number"), () => ringbufQueue());
+  const batched = await paired(thetaQueueBatched, () => ringbufQueue(BATCH));
+  const thetaNumbers = single.a;
   const thetaObjects = await measure(() => thetaQueue("object"));
   const channelNumbers = await measure(() => thetaChannel("number"));
   const channelObjects = await measure(() => thetaChannel("object"));
   const postNumbers = await measure(() => postMessageQueue("number"));
   const postObjects = await measure(() => postMessageQueue("object"));
-  const ringbuf = await measure(() => ringbufQueue());
-  const thetaBatched = await measure(thetaQueueBatched);
-  const ringbufBatch = await measure(() => ringbufQueue(BATCH));
   console.log("| transport | numbers | small objects | theta / it (numbers) |");
   console.log("|---|---|---|---|");
   console.log(
@@ -168,21 +199,23 @@ async function queueSection(): Promise<void> {
     }x |`,
   );
   console.log(
-    `| ringbuf.js 0.4.0 (Float64, SPSC) | ${format(ringbuf)} | n/a | ${
-      (thetaNumbers / ringbuf).toFixed(2)
+    `| ringbuf.js 0.4.0 (Float64, SPSC) | ${format(single.b)} | n/a | ${
+      single.ratio.toFixed(2)
     }x |`,
+  );
+  console.log(
+    `\ntheta / ringbuf.js one at a time, round by round (run side by side): ${ratios(single)}`,
   );
   console.log(
     `\nBatches of ${BATCH} numbers (putMany/getMany; ringbuf.js push/pop of a Float64Array):\n`,
   );
   console.log("| transport | numbers | theta / it |");
   console.log("|---|---|---|");
-  console.log(`| theta EvictingQueue putMany/getMany | ${format(thetaBatched)} | 1.00x |`);
+  console.log(`| theta EvictingQueue putMany/getMany | ${format(batched.a)} | 1.00x |`);
   console.log(
-    `| ringbuf.js 0.4.0 batched | ${format(ringbufBatch)} | ${
-      (thetaBatched / ringbufBatch).toFixed(2)
-    }x |`,
+    `| ringbuf.js 0.4.0 batched | ${format(batched.b)} | ${batched.ratio.toFixed(2)}x |`,
   );
+  console.log(`\ntheta / ringbuf.js batched, round by round: ${ratios(batched)}`);
 }
 
 /** A pool under test: run one tiny task (x => x + 1), and shut down. */
