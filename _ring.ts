@@ -50,6 +50,14 @@ export const CTL_READERS = 4;
 export const CTL_READ_SEQ = 5;
 export const CTL_WRITERS = 6;
 export const CTL_WRITE_SEQ = 7;
+/**
+ * Single-reader rings only (FLAG_SINGLE_READER): the reader's wake-up is armed. The reader sets it
+ * (0 -> 1) when it registers to sleep, before its last check; the first producer that finds it
+ * armed takes it (exchange 1 -> 0) and notifies. The producers after it, until the reader sleeps
+ * again, save the notify syscall (about 7.6 us each here): the reader is already on its way, and
+ * finds their items on its next check.
+ */
+export const CTL_ARMED = 8;
 export const CTL_TAIL_LOCK = 32;
 export const CTL_TAIL = 33;
 export const CTL_LAST = 34;
@@ -69,6 +77,8 @@ export const STAT_EVICTED = 21; // byte 168, tail line
 export const STAT_GETS = 28; // byte 224, head line
 export const CONTROL_BYTES = 448;
 export const FLAG_STOPPED = 1;
+/** Set at creation: one thread only takes from this ring (see CTL_ARMED). */
+export const FLAG_SINGLE_READER = 2;
 
 /** Header bit of a block of numbers; the rest of the header is the payload's length. */
 export const NUMBERS_BIT = 0x80000000;
@@ -119,6 +129,11 @@ export interface RingOptions {
   maxBytes?: number;
   /** Initial byte storage. */
   initialBytes?: number;
+  /**
+   * Whether one thread only ever takes from the ring (a pool worker's requests): then a sleeping
+   * reader is notified once per sleep, not once per put (see CTL_ARMED).
+   */
+  singleReader?: boolean;
 }
 
 /** Counters kept in shared memory. */
@@ -177,6 +192,7 @@ export class Ring {
     ctl[CTL_CAPACITY] = initial;
     ctl[CTL_MAX_ITEMS] = options.maxItems ?? 0;
     ctl[CTL_MAX_BYTES] = maxBytes;
+    if (options.singleReader) ctl[CTL_FLAGS] = FLAG_SINGLE_READER;
     return new Ring({ control, data });
   }
 
@@ -350,10 +366,7 @@ export class Ring {
     } finally {
       criticalUnlock(ctl, CTL_TAIL_LOCK); // growing storage may throw (out of memory)
     }
-    if (status === PUT_DONE && Atomics.load(ctl, CTL_READERS) > 0) {
-      Atomics.add(ctl, CTL_READ_SEQ, 1);
-      notify(ctl, CTL_READ_SEQ, 1);
-    }
+    if (status === PUT_DONE) this.#notifyReaders(1);
     return status;
   }
 
@@ -410,10 +423,7 @@ export class Ring {
     } finally {
       criticalUnlock(ctl, CTL_TAIL_LOCK);
     }
-    if (added > 0 && Atomics.load(ctl, CTL_READERS) > 0) {
-      Atomics.add(ctl, CTL_READ_SEQ, 1);
-      notify(ctl, CTL_READ_SEQ, added);
-    }
+    if (added > 0) this.#notifyReaders(added);
     return { added, status };
   }
 
@@ -797,6 +807,18 @@ export class Ring {
     ctl[CTL_POPPED] = (ctl[CTL_POPPED]! + count) | 0;
   }
 
+  /**
+   * After a put of `count` items: wakes as many sleeping readers, if any registered (see the
+   * class comment); in a single-reader ring, only if its wake-up is still armed.
+   */
+  #notifyReaders(count: number): void {
+    const ctl = this.ctl;
+    if (Atomics.load(ctl, CTL_READERS) === 0) return;
+    if ((ctl[CTL_FLAGS]! & FLAG_SINGLE_READER) && Atomics.exchange(ctl, CTL_ARMED, 0) === 0) return;
+    Atomics.add(ctl, CTL_READ_SEQ, 1);
+    notify(ctl, CTL_READ_SEQ, count);
+  }
+
   #wakeWriters(): void {
     const ctl = this.ctl;
     if (Atomics.load(ctl, CTL_WRITERS) > 0) {
@@ -830,6 +852,7 @@ export class Ring {
   #registerUnlessReadable(deadline: number): unknown {
     const ctl = this.ctl;
     Atomics.add(ctl, CTL_READERS, 1);
+    if (ctl[CTL_FLAGS]! & FLAG_SINGLE_READER) Atomics.store(ctl, CTL_ARMED, 1);
     this.#waitSeq = Atomics.load(ctl, CTL_READ_SEQ);
     if (this.#count() > 0) {
       Atomics.sub(ctl, CTL_READERS, 1);

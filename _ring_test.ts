@@ -191,3 +191,53 @@ Deno.test("Ring stores runs of numbers as typed blocks", async (t) => {
     assert.deepEqual(tiny.takeMany().at(-1), 10);
   });
 });
+
+Deno.test("A single-reader ring wakes its sleeping reader once per sleep, and loses nothing", async () => {
+  // The reader (a worker) sleeps in take between rounds; the main thread puts each round in
+  // bursts, single puts and batches, after the reader said it is about to sleep. A reader that
+  // slept through a put would never answer: the main thread gives it 3 s.
+  const requests = Ring.create({ singleReader: true });
+  const acks = Ring.create({});
+  const ringUrl = new URL("./_ring.ts", import.meta.url).href;
+  const source = `
+    import { Ring, ENDED } from "${ringUrl}";
+    self.onmessage = ({ data }) => {
+      const requests = new Ring(data.requests);
+      const acks = new Ring(data.acks);
+      for (;;) {
+        acks.tryPut("idle", false);
+        const value = requests.take();
+        if (value === ENDED) break;
+        acks.tryPut(value, false);
+      }
+      self.postMessage("done");
+    };`;
+  const worker = new Worker(`data:application/javascript,${encodeURIComponent(source)}`, {
+    type: "module",
+  });
+  const done = new Promise((resolve) => worker.onmessage = resolve);
+  worker.postMessage({ requests: requests.handle, acks: acks.handle });
+  try {
+    const received: unknown[] = [];
+    const sent: unknown[] = [];
+    for (let round = 0; round < 30; round++) {
+      // Wait until the reader is idle, then give it time to fall asleep on some rounds.
+      while ((await acks.takeAsync(3000)) !== "idle") { /* an echo from the last round */ }
+      if (round % 3 === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+      const burst = Array.from({ length: 1 + (round % 5) }, (_, i) => round * 10 + i);
+      if (round % 2 === 0) { for (const value of burst) requests.tryPut(value, false); }
+      else requests.tryPutMany(burst, false);
+      sent.push(...burst);
+      while (received.length < sent.length) {
+        const ack = await acks.takeAsync(3000);
+        assert.notEqual(ack, TIMED_OUT, "the reader slept through a put");
+        if (ack !== "idle") received.push(ack);
+      }
+    }
+    assert.deepEqual(received, sent);
+  } finally {
+    requests.stop();
+    await done;
+    worker.terminate();
+  }
+});

@@ -1200,3 +1200,48 @@ Deno.test("Pool copies arguments at the call, whether the task starts at once or
   // Arguments that cannot go reject at the call either way, naming the argument.
   await assert.rejects(pool.run((f: unknown) => f, [() => 1]), /args\[0\]/);
 });
+
+Deno.test("Pool bursts: tasks sent ahead in batches arrive whole, in any worker", async (t) => {
+  await t.step("two new functions interleaved: each worker gets each source once", async () => {
+    await using pool = new Pool({ size: 2 });
+    const double = (x: number) => 2 * x;
+    const label = (x: number) => `#${x}`;
+    const runs = Array.from(
+      { length: 3000 },
+      (_, i) => i % 2 === 0 ? pool.run(double, [i]) : pool.run(label, [i]),
+    );
+    const results = await Promise.all(runs);
+    results.forEach((result, i) => assert.equal(result, i % 2 === 0 ? 2 * i : `#${i}`));
+  });
+
+  await t.step("queued arguments keep their values, however many wait", async () => {
+    await using pool = new Pool({ size: 1 });
+    const gate = new Event();
+    const blocker = pool.run((g: Event) => g.wait(5000), [gate]);
+    const echo = (n: number, text: string, list: number[]) => [n, text, list];
+    const runs = Array.from(
+      { length: 3000 },
+      (_, i) => pool.run(echo, [i, "x".repeat(i % 97), [i, -i]]),
+    );
+    gate.set();
+    assert.equal(await blocker, true);
+    (await Promise.all(runs)).forEach((result, i) =>
+      assert.deepEqual(result, [i, "x".repeat(i % 97), [i, -i]])
+    );
+  });
+
+  await t.step("after a burst of tiny tasks, aborting one sent ahead still works", async () => {
+    await using pool = new Pool({ size: 1 });
+    await Promise.all(Array.from({ length: 500 }, (_, i) => pool.run((x: number) => x, [i])));
+    const gate = new Event();
+    const blocker = pool.run((g: Event) => g.wait(5000), [gate]);
+    const controller = new AbortController();
+    const waiting = pool.run((x: number) => x, [1], { signal: controller.signal });
+    const after = pool.run((x: number) => x, [2]);
+    controller.abort(new Error("changed my mind"));
+    await assert.rejects(waiting, /changed my mind/);
+    gate.set();
+    assert.equal(await blocker, true);
+    assert.equal(await after, 2);
+  });
+});

@@ -16,6 +16,11 @@ export class Deque<T> {
     this.#items.push(item);
   }
 
+  /** The front item, left in place. */
+  peek(): T | undefined {
+    return this.#items[this.#head];
+  }
+
   /** Removes and returns the front item. */
   shift(): T | undefined {
     if (this.#head === this.#items.length) return undefined;

@@ -40,6 +40,13 @@ export interface Handle {
   takeReplies(): Reply[];
   /** Sends `job`; "full" if it cannot take it now. */
   send(job: Job<Handle>): SendStatus;
+  /**
+   * Sends jobs whose arguments are encoded already (`job.payload`), in one batch (thread
+   * workers only).
+   *
+   * @returns How many were sent, from the first: the rest stay unsent.
+   */
+  sendMany?(jobs: Job<Handle>[]): number;
   /** Takes back a job it has not started; false if it runs. */
   steal(job: Job<Handle>): boolean;
   /** Takes `job` off it. */

@@ -13,7 +13,7 @@ import type { Encoded } from "../_codec.ts";
  *   QUEUED --cancelled, refused, pool terminated--> SETTLED
  *
  * The main thread learns of a claim only when a steal fails or a reply comes, so a SENT job may
- * already run in its worker: the ticket word (see PREFETCH in protocol.ts) is the truth, and a
+ * already run in its worker: the ticket word (see MAX_PREFETCH in protocol.ts) is the truth, and a
  * failed steal moves the job to RUNNING.
  */
 export type JobState = "queued" | "sent" | "running" | "settled";

@@ -5,6 +5,7 @@
 // (inline.ts), map's engine (map.ts) and the wire protocol (protocol.ts).
 
 import { checkTimeout } from "../_futex.ts";
+import { Encoded } from "../_codec.ts";
 import { PoolClosed, QueueFull, WorkerCrashed } from "../_errors.ts";
 import { fromWire } from "../_shareable.ts";
 import {
@@ -37,6 +38,7 @@ import {
 } from "./protocol.ts";
 import { ReplyPump } from "./pump.ts";
 import { PoolTimings, type TimeSummary } from "./stats.ts";
+import { PrefetchDepth } from "./prefetch.ts";
 import type { Executor, Task, TaskArgs, TaskItem, TaskName, TaskResult } from "./task.ts";
 import { WorkerHandle } from "./worker_handle.ts";
 import { encodeArgs } from "./payload.ts";
@@ -291,11 +293,14 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   readonly #events: HandleEvents;
   #size: number;
   #nextId = 1;
+  /** True while #drainReplies handles a batch of replies (it dispatches once, after). */
+  #draining = false;
   /** Jobs sent to workers and not yet finished or taken back (the pump runs while > 0). */
   #inflight = 0;
   #inlineJob: Job<Handle> | undefined;
   #inlineAbort: AbortController | undefined;
   readonly #timings: PoolTimings = new PoolTimings();
+  readonly #prefetch: PrefetchDepth;
   #spawned = 0;
   #closing = false;
   #terminated = false;
@@ -393,6 +398,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
       // Poll only while the threads at work (busy workers, and this one) fit in the cores.
       worthPolling: () => Math.min(this.#inflight, this.#workers.length) + 1 <= this.#cores,
     });
+    this.#prefetch = new PrefetchDepth(this.#pump.bell);
     this.#events = {
       onReply: (worker, reply) => this.#onReply(worker, reply),
       onError: (worker, message) =>
@@ -655,6 +661,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
       while (this.#queue.length > 0) {
         const worker = this.#pickWorker();
         if (worker === undefined) break;
+        if (this.#sendBatch(worker) > 0) continue;
         const job = this.#queue.shift()!;
         if (!this.#send(job, worker)) {
           this.#queue.unshift([job]);
@@ -663,6 +670,37 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
       }
     }
     this.#checkClosed();
+  }
+
+  /**
+   * Sends the jobs at the front of the queue whose arguments are encoded to `worker`, as many as
+   * its prefetch depth allows, in one batch.
+   *
+   * @returns How many were sent: 0 if none could go this way (then `#send` tries the first).
+   */
+  #sendBatch(worker: Handle): number {
+    if (worker.sendMany === undefined) return 0;
+    // Within its depth (tickets: depth <= MAX_PREFETCH) and what it may run before recycling.
+    const room = Math.min(
+      this.#prefetch.depth - worker.load,
+      this.#maxTasksPerWorker - worker.finished - worker.load,
+    );
+    if (room < 2) return 0;
+    const batch: Job<Handle>[] = [];
+    while (batch.length < room && this.#queue.peek()?.payload instanceof Encoded) {
+      batch.push(this.#queue.shift()!);
+    }
+    let sent = 0;
+    try {
+      sent = worker.sendMany(batch);
+    } finally {
+      this.#queue.unshift(batch.slice(sent));
+    }
+    if (sent > 0) {
+      this.#inflight += sent;
+      this.#pump.start();
+    }
+    return sent;
   }
 
   /**
@@ -691,14 +729,20 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     return worker !== undefined && worker.load === 0 ? worker : undefined;
   }
 
-  /** An idle worker, else a new one, else the least busy one with a free ticket. */
+  /**
+   * An idle worker, else a new one, else the least busy one with a free ticket and fewer tasks
+   * than the prefetch depth.
+   */
   #pickWorker(): Handle | undefined {
     let best: Handle | undefined;
     for (const worker of this.#workers) {
       // A worker due for recycling takes no more than its remaining tasks.
       if (worker.finished + worker.load >= this.#maxTasksPerWorker) continue;
       if (worker.load === 0) return worker;
-      if (worker.hasTicket && (best === undefined || worker.load < best.load)) best = worker;
+      if (
+        worker.hasTicket && worker.load < this.#prefetch.depth &&
+        (best === undefined || worker.load < best.load)
+      ) best = worker;
     }
     if (this.#workers.length < this.#size) return this.#spawn();
     return best;
@@ -724,12 +768,20 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   /** Handles every reply waiting in the workers' rings; true if there was any. */
   #drainReplies(): boolean {
     let any = false;
-    for (const worker of [...this.#workers]) {
-      for (const reply of worker.takeReplies()) {
-        any = true;
-        this.#onReply(worker, reply);
+    // Jobs are sent once every reply is handled, not after each: a worker then gets its next
+    // requests in one batch (see #finish).
+    this.#draining = true;
+    try {
+      for (const worker of [...this.#workers]) {
+        for (const reply of worker.takeReplies()) {
+          any = true;
+          this.#onReply(worker, reply);
+        }
       }
+    } finally {
+      this.#draining = false;
     }
+    if (any) this.#dispatch();
     return any;
   }
 
@@ -803,6 +855,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     runMs: number,
   ): void {
     this.#timings.record(performance.now() - job.submittedAt - runMs, runMs);
+    this.#prefetch.record(runMs);
     this.#detach(job);
     worker.finished++;
     this.#settle(job, ok, value);
@@ -818,7 +871,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
         }
       }
     }
-    this.#dispatch();
+    if (!this.#draining) this.#dispatch();
   }
 
   /** An idle worker takes a waiting job from the busiest other worker. */

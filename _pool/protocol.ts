@@ -129,7 +129,8 @@ export const MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
 export const RECORD_SLACK_BYTES = 64 * 1024;
 
 /**
- * A worker's tickets: one Int32 per task sent to it and not yet finished (prefetch).
+ * A worker's tickets: one Int32 per task sent to it and not yet finished (prefetch), at
+ * STATE_TICKETS + i, on cache lines of their own.
  *
  * State machine of a ticket word (written by both sides, always by compare-exchange except the
  * owner's own free/assign stores):
@@ -141,27 +142,39 @@ export const RECORD_SLACK_BYTES = 64 * 1024;
  * Exactly one of claim and steal wins, so a task sent ahead either runs or is taken back, never
  * both, and a crashed worker's running task is the one whose ticket is negative.
  */
-export const PREFETCH = 4;
+export const MAX_PREFETCH = 128;
 /**
- * The worker's kill word (see Termination in _futex.ts): 0, then 1 once. It sits beside the
- * critical-section count (STATE_CRIT), on the second cache line: the worker reads it around every
- * ring operation, and the first line takes the main thread's ticket writes for every task.
+ * How many tasks a worker is sent ahead before anything is known of their length, and the least
+ * it is sent once they are known to be long: one to run and one waiting, so that a worker never
+ * waits for the main thread between two tasks.
  */
-export const STATE_KILL = 17;
+export const PREFETCH_START = 4;
+export const PREFETCH_MIN = 2;
+/**
+ * The work a worker is sent ahead of time, in ms of its tasks' mean run time: enough to last
+ * through a main-thread wake-up and a nap of the pump (BELL_NAP_MS), so tiny tasks go 32 at a
+ * time, 100 us tasks 5 at a time, and long ones 2 (more would only stand in line at a worker
+ * while another may go idle).
+ */
+export const PREFETCH_AHEAD_MS = 0.5;
 /**
  * The cancel words, written by the main thread only, before it ends the worker of a running task
  * that timed out or was aborted: STATE_CANCEL_KIND (CANCEL_*), then STATE_CANCEL (the task's id,
  * 0 before). The task's `taskContext().signal` reads them, so a cooperative task, even one busy
- * in a loop that never yields, sees `signal.aborted` and stops.
+ * in a loop that never yields, sees `signal.aborted` and stops. First cache line: rarely written.
  */
-export const STATE_CANCEL = PREFETCH;
-export const STATE_CANCEL_KIND = PREFETCH + 1;
+export const STATE_CANCEL = 0;
+export const STATE_CANCEL_KIND = 1;
 /**
- * The worker's critical-section count (see Termination in _futex.ts), on the second cache line
- * with the kill word: the worker changes it around every ring operation.
+ * The worker's critical-section count and kill word (see Termination in _futex.ts): 0, then 1
+ * once. Second cache line: the worker changes the count around every ring operation, and the
+ * ticket lines take the main thread's writes for every task.
  */
 export const STATE_CRIT = 16;
-export const STATE_BYTES = 32 * 4;
+export const STATE_KILL = 17;
+/** The first ticket word (third cache line). */
+export const STATE_TICKETS = 32;
+export const STATE_BYTES = (STATE_TICKETS + MAX_PREFETCH) * 4;
 export const CANCEL_TIMEOUT = 1;
 export const CANCEL_ABORT = 2;
 export const CANCEL_TERMINATE = 3;
@@ -188,7 +201,13 @@ export function cancelReason(kind: number): DOMException {
  */
 export const BELL_SEQ = 0;
 export const BELL_WAITING = 1;
-export const BELL_BYTES = 8;
+/**
+ * Written by the main thread when the prefetch depth changes (see PrefetchDepth): a worker with
+ * this many requests left or fewer is hungry, and rings a napping pump so that it refills the
+ * worker before it runs dry (a quarter of the depth: the pump takes about 100 us to wake).
+ */
+export const BELL_HUNGRY_AT = 2;
+export const BELL_BYTES = 12;
 /** BELL_WAITING: the pump sleeps until a worker rings. */
 export const BELL_ASLEEP = 1;
 /** BELL_WAITING: the pump naps BELL_NAP_MS and drains then; workers do not ring. */

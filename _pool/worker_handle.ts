@@ -13,9 +13,9 @@ import { encodeArgs } from "./payload.ts";
 import {
   type ArgsMessage,
   MAX_PAYLOAD_BYTES,
+  MAX_PREFETCH,
   payloadTooLarge,
   type PoolWorkerInit,
-  PREFETCH,
   readReply,
   RECORD_SLACK_BYTES,
   type Reply,
@@ -28,6 +28,7 @@ import {
   STATE_CANCEL_KIND,
   STATE_CRIT,
   STATE_KILL,
+  STATE_TICKETS,
 } from "./protocol.ts";
 
 /** One live pool worker, with its rings and tickets. */
@@ -51,11 +52,11 @@ export class WorkerHandle extends HandleBase implements Handle {
     super();
     // Room for one record of the largest payload: a full ring refuses more (SendStatus "full").
     const ringBytes = MAX_PAYLOAD_BYTES + RECORD_SLACK_BYTES;
-    this.requests = Ring.create({ initialBytes: 1024, maxBytes: ringBytes });
+    this.requests = Ring.create({ initialBytes: 1024, maxBytes: ringBytes, singleReader: true });
     this.replies = Ring.create({ initialBytes: 1024, maxBytes: ringBytes });
     const state = new SharedArrayBuffer(STATE_BYTES);
     this.state = new Int32Array(state);
-    this.freeTickets = Array.from({ length: PREFETCH }, (_, i) => i);
+    this.freeTickets = Array.from({ length: MAX_PREFETCH }, (_, i) => STATE_TICKETS + i);
     const init: PoolWorkerInit = {
       role: "pool",
       requests: this.requests.handle,
@@ -146,6 +147,51 @@ export class WorkerHandle extends HandleBase implements Handle {
     if (needsSource) this.functions.add(job.ref as number);
     this.attach(job, "sent", ticket);
     return "sent";
+  }
+
+  /**
+   * Sends jobs whose arguments are encoded already (`job.payload`), in one put: one hold of the
+   * ring's lock and at most one wake-up of the worker for the batch.
+   *
+   * @returns How many were sent, from the first; the rest stay unsent (the ring is full, or a
+   * request is too large: `send` then says which).
+   */
+  sendMany(jobs: Job<Handle>[]): number {
+    const records = new Array<unknown>(jobs.length);
+    const tickets = new Array<number>(jobs.length);
+    const sources = new Array<boolean>(jobs.length);
+    for (let i = 0; i < jobs.length; i++) {
+      const job = jobs[i]!;
+      const ticket = this.freeTickets.pop()!;
+      // The first job of a function new to this worker carries its source, the others not.
+      const needsSource = typeof job.ref === "number" && !this.functions.has(job.ref);
+      if (needsSource) this.functions.add(job.ref as number);
+      Atomics.store(this.state, ticket, job.id);
+      tickets[i] = ticket;
+      sources[i] = needsSource;
+      records[i] = requestRecord({
+        kind: REQUEST_CALL,
+        id: job.id,
+        ref: job.ref,
+        source: needsSource ? job.source : undefined,
+        args: job.payload,
+        mode: job.mode,
+        ticket,
+      });
+    }
+    let added = 0;
+    try {
+      added = this.requests.tryPutMany(records, false, "the task").added;
+    } finally {
+      // Those not added (all of them if encoding threw) give their tickets and sources back.
+      for (let i = jobs.length - 1; i >= added; i--) {
+        Atomics.store(this.state, tickets[i]!, 0);
+        this.freeTickets.push(tickets[i]!);
+        if (sources[i]) this.functions.delete(jobs[i]!.ref as number);
+      }
+    }
+    for (let i = 0; i < added; i++) this.attach(jobs[i]!, "sent", tickets[i]!);
+    return added;
   }
 
   /**

@@ -20,12 +20,13 @@ import { ENDED, PUT_DONE, PUT_TOO_LARGE, Ring } from "../_ring.ts";
 import { toWire } from "../_shareable.ts";
 import { CurrentTask, SharedSignal, taskContext } from "../_pool/task_context.ts";
 import {
+  BELL_HUNGRY_AT,
   CANCEL_TERMINATE,
   cancelReason,
+  MAX_PREFETCH,
   MODE_EACH,
   payloadTooLarge,
   type PoolWorkerInit,
-  PREFETCH,
   readRequest,
   REPLY_BY_MESSAGE,
   REPLY_CRASHED,
@@ -42,6 +43,7 @@ import {
   STATE_CANCEL_KIND,
   STATE_CRIT,
   STATE_KILL,
+  STATE_TICKETS,
   WORKER_SPIN_MS,
 } from "../_pool/protocol.ts";
 import { installExitHooks, type WorkerScope } from "./exit_hooks.ts";
@@ -111,7 +113,7 @@ export class PoolWorker {
 
   /** The id of the task this worker runs now (its claimed ticket), or 0. */
   running(): number {
-    for (let i = 0; i < PREFETCH; i++) {
+    for (let i = STATE_TICKETS; i < STATE_TICKETS + MAX_PREFETCH; i++) {
       const value = Atomics.load(this.state, i);
       if (value < 0) return -value;
     }
@@ -126,8 +128,10 @@ export class PoolWorker {
   reply(kind: number, id: number, value: unknown, runMs = 0): number {
     const record = replyRecord(kind, id, value, runMs);
     const status = this.replies.put(record, undefined, "the task's result");
-    // Hungry with at most one request left: the pump refills it before it runs dry.
-    if (status === PUT_DONE) ringBell(this.bell, this.requests.length <= 1);
+    // Hungry with few requests left (BELL_HUNGRY_AT): the pump refills it before it runs dry.
+    if (status === PUT_DONE) {
+      ringBell(this.bell, this.requests.length <= Atomics.load(this.bell, BELL_HUNGRY_AT));
+    }
     return status;
   }
 
@@ -309,7 +313,7 @@ export class PoolWorker {
     const { id, ref, source, ticket } = request;
     // Keep the source even if this task was cancelled: later tasks of the function omit it.
     if (source !== undefined && typeof ref === "number") this.sources.set(ref, source);
-    // Claim the task (ticket id -> -id, see PREFETCH); if the pool took it back, skip it.
+    // Claim the task (ticket id -> -id, see MAX_PREFETCH); if the pool took it back, skip it.
     if (Atomics.compareExchange(this.state, ticket, id, -id) !== id) {
       if (request.kind === REQUEST_BY_MESSAGE) this.mailbox.discard(id);
       return;
