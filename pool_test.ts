@@ -920,6 +920,20 @@ Deno.test("Pool usability: stats, warm workers, recycling, setup, scope errors",
     assert.ok(utilization > 0 && utilization <= 1, String(utilization));
   });
 
+  await t.step(
+    "the first task starts every worker, unless idleTimeout asks for elasticity",
+    async () => {
+      await using pool = new Pool({ size: 3 });
+      assert.equal(pool.stats.workers, 0); // a pool that is never used starts no thread
+      const first = pool.run((y: number) => y, [1]);
+      assert.equal(pool.stats.workers, 3); // warm before a burst needs them
+      assert.equal(await first, 1);
+      await using elastic = new Pool({ size: 3, idleTimeout: 1000 });
+      await elastic.run((y: number) => y, [1]);
+      assert.equal(elastic.stats.workers, 1);
+    },
+  );
+
   await t.step("minSize starts warm workers; idleTimeout never shrinks below it", async () => {
     await using pool = new Pool({ size: 3, minSize: 2, idleTimeout: 10 });
     assert.equal(pool.stats.workers, 2);

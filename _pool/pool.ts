@@ -395,8 +395,11 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
         for (const worker of this.#workers) if (worker.hasReplies()) return true;
         return false;
       },
-      // Poll only while the threads at work (busy workers, and this one) fit in the cores.
-      worthPolling: () => Math.min(this.#inflight, this.#workers.length) + 1 <= this.#cores,
+      // Poll only while the threads at work (busy workers, and this one) fit in the cores, or
+      // while tasks are so short that the workers wait for this thread more than they work.
+      worthPolling: () =>
+        Math.min(this.#inflight, this.#workers.length) + 1 <= this.#cores ||
+        this.#prefetch.shortAhead,
     });
     this.#prefetch = new PrefetchDepth(this.#pump.bell);
     this.#events = {
@@ -499,6 +502,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     try {
       const job = this.#createJob(task, args, mode, options, resolve, reject);
       this.#admit();
+      this.#keepMinimum();
       // With nothing queued ahead and a worker free, the job goes now, its arguments encoded
       // straight into the request (see WorkerHandle.send); any other job keeps a copy of its
       // arguments as they are at this call, checked here so that bad ones reject at once.
@@ -644,10 +648,17 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     }
   }
 
-  /** Starts workers up to `minSize` (and `size`): warm ones, before tasks need them. */
+  /**
+   * Starts workers up to `minSize` (and `size`): warm ones, before tasks need them. Once the pool
+   * has had a task, without `idleTimeout` (workers then stay until `close`), it keeps all `size`
+   * warm: a caller that runs one task at a time never needs a second worker, and the burst that
+   * follows would otherwise wait for every other worker to start inside it.
+   */
   #keepMinimum(): void {
     if (this.#closing) return;
-    const minimum = Math.min(this.#minSize, this.#size);
+    const minimum = this.#idleTimeout === undefined && this.#nextId > 1
+      ? this.#size
+      : Math.min(this.#minSize, this.#size);
     while (this.#workers.length < minimum) this.#spawn();
   }
 

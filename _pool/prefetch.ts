@@ -6,6 +6,7 @@
 import {
   BELL_HUNGRY_AT,
   MAX_PREFETCH,
+  POLL_AHEAD_MS,
   PREFETCH_AHEAD_MS,
   PREFETCH_MIN,
   PREFETCH_START,
@@ -35,6 +36,14 @@ export class PrefetchDepth {
     if (depth === this.depth) return;
     this.depth = depth;
     this.#publish();
+  }
+
+  /**
+   * True when even a full prefetch holds less work than POLL_AHEAD_MS (tiny tasks): a worker
+   * then runs dry faster than a napping main thread wakes, so the pump should poll.
+   */
+  get shortAhead(): boolean {
+    return this.#meanMs * MAX_PREFETCH < POLL_AHEAD_MS;
   }
 
   #publish(): void {

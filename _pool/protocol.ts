@@ -152,11 +152,17 @@ export const PREFETCH_START = 4;
 export const PREFETCH_MIN = 2;
 /**
  * The work a worker is sent ahead of time, in ms of its tasks' mean run time: enough to last
- * through a main-thread wake-up and a nap of the pump (BELL_NAP_MS), so tiny tasks go 32 at a
- * time, 100 us tasks 5 at a time, and long ones 2 (more would only stand in line at a worker
- * while another may go idle).
+ * through the pump's nap and wake-up (BELL_NAP_MS asked, 1-2 ms delivered on a busy machine), so
+ * 100 us tasks go 20 at a time, 1 ms tasks 2 (one running, one waiting), and tiny ones up to
+ * MAX_PREFETCH. Measured (bench/efficiency.ts, 2 cores, 100 us tasks): 0.91 of the machine at
+ * 2 ms, 0.85-0.88 at 0.5 ms, where the workers ran dry during the pump's naps.
  */
-export const PREFETCH_AHEAD_MS = 0.5;
+export const PREFETCH_AHEAD_MS = 2;
+/**
+ * When even MAX_PREFETCH tasks hold less work than this (tasks under about 4 us), a worker runs
+ * dry faster than a napping main thread wakes: the pump polls instead (see PrefetchDepth).
+ */
+export const POLL_AHEAD_MS = 0.5;
 /**
  * The cancel words, written by the main thread only, before it ends the worker of a running task
  * that timed out or was aborted: STATE_CANCEL_KIND (CANCEL_*), then STATE_CANCEL (the task's id,
