@@ -148,6 +148,24 @@ export function align4(n: number): number {
   return (n + 3) & ~3;
 }
 
+/** Typed arrays whose elements are numbers (not bigints): `putMany` copies them in bulk. */
+export type NumberArray =
+  | Float64Array
+  | Float32Array
+  | Int32Array
+  | Uint32Array
+  | Int16Array
+  | Uint16Array
+  | Int8Array
+  | Uint8Array
+  | Uint8ClampedArray;
+
+/** True for a typed array of numbers (see NumberArray). */
+export function isNumberArray(value: unknown): value is NumberArray {
+  return ArrayBuffer.isView(value) && !(value instanceof DataView) &&
+    !(value instanceof BigInt64Array) && !(value instanceof BigUint64Array);
+}
+
 /** Rounds up to a multiple of 8. */
 export function align8(n: number): number {
   return (n + 7) & ~7;
@@ -379,7 +397,7 @@ export class Ring {
    * @throws {TypeError} If a value cannot be sent, naming `what[i]`; nothing is added.
    */
   tryPutMany(
-    values: readonly unknown[],
+    values: readonly unknown[] | NumberArray,
     evict: boolean,
     what = "values",
   ): { added: number; status: number } {
@@ -433,24 +451,42 @@ export class Ring {
    *
    * @returns The records in order: a payload length, or minus the count of a block of numbers.
    */
-  static #planBatch(values: readonly unknown[], blockItems: number, what: string): number[] {
-    const encoder = Encoder.get();
+  static #planBatch(
+    values: readonly unknown[] | NumberArray,
+    blockItems: number,
+    what: string,
+  ): number[] {
     const pieces: number[] = [];
     let total = 0;
+    if (!Array.isArray(values)) {
+      // A typed array of numbers: blocks converted and copied by `set`, no loop in JavaScript.
+      const numbers = values as NumberArray;
+      for (let i = 0; i < numbers.length; i += blockItems) {
+        const end = Math.min(numbers.length, i + blockItems);
+        Ring.#reserveBatch(total + 8 * (end - i));
+        Ring.#batch64.set(numbers.subarray(i, end), total >> 3);
+        pieces.push(i - end);
+        total += 8 * (end - i);
+      }
+      return pieces;
+    }
+    const encoder = Encoder.get();
     for (let i = 0; i < values.length;) {
       if (typeof values[i] === "number") {
-        let end = i + 1;
-        while (end < values.length && end - i < blockItems && typeof values[end] === "number") {
-          end++;
-        }
-        const count = end - i;
+        // One pass: copy numbers until a value that is not one, or a full block.
+        const limit = Math.min(values.length, i + blockItems);
         total = align8(total);
-        Ring.#reserveBatch(total + 8 * count);
+        Ring.#reserveBatch(total + 8 * (limit - i));
         const f64 = Ring.#batch64;
-        const base = total >> 3;
-        for (let k = 0; k < count; k++) f64[base + k] = values[i + k] as number;
-        pieces.push(-count);
-        total += 8 * count;
+        const shift = (total >> 3) - i;
+        let end = i;
+        for (; end < limit; end++) {
+          const value = values[end];
+          if (typeof value !== "number") break;
+          f64[shift + end] = value;
+        }
+        pieces.push(i - end);
+        total += 8 * (end - i);
         i = end;
         continue;
       }

@@ -12,6 +12,7 @@ import { SHAREABLE } from "./_codec.ts";
 import { checkTimeout } from "./_futex.ts";
 import {
   ENDED,
+  isNumberArray,
   NOTHING,
   PUT_STOPPED,
   PUT_TOO_LARGE,
@@ -249,7 +250,7 @@ export class EvictingQueue<T> implements Iterable<T>, AsyncIterable<T>, Disposab
    * ```
    */
   putMany(values: Iterable<T>): void {
-    const items = Array.isArray(values) ? values : [...values];
+    const items = Array.isArray(values) || isNumberArray(values) ? values : [...values];
     const { added, status } = this.#ring.tryPutMany(items, this.#evicting, "values");
     if (status === PUT_STOPPED) {
       throw new QueueStopped("Cannot put the items as the queue is stopped");

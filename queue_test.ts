@@ -362,6 +362,25 @@ Deno.test("EvictingQueue batches: putMany, getMany, getManyAsync", async (t) => 
     assert.deepEqual(queue.flush(), [7, 8]);
   });
 
+  await t.step("typed arrays of numbers go in bulk; bigint arrays as bigints", () => {
+    const queue = new EvictingQueue<number | bigint>(3000);
+    queue.putMany(Float64Array.of(0.5, -0, NaN));
+    queue.putMany(Int32Array.of(-1, 2 ** 31 - 1));
+    queue.putMany(Float32Array.of(0.1)); // 0.1 as a float32 is exactly a double too
+    queue.putMany(Uint8Array.of(255));
+    queue.putMany(new Uint16Array(2500).map((_, i) => i)); // longer than one block
+    queue.putMany(BigInt64Array.of(-2n));
+    const all = queue.flush();
+    assert.deepEqual(all.slice(0, 7), [0.5, -0, NaN, -1, 2 ** 31 - 1, Math.fround(0.1), 255]);
+    assert.ok(Object.is(all[1], -0));
+    assert.deepEqual(all.slice(7, -1), Array.from({ length: 2500 }, (_, i) => i));
+    assert.equal(all.at(-1), -2n);
+    const bounded = new EvictingQueue<number>(4);
+    bounded.putMany(Float64Array.of(1, 2, 3, 4, 5, 6));
+    assert.deepEqual(bounded.flush(), [3, 4, 5, 6]);
+    assert.equal(bounded.stats.evicted, 2);
+  });
+
   await t.step("getMany blocks for the first item, then times out or ends", async () => {
     const queue = new EvictingQueue<string>();
     assert.throws(() => queue.getMany(2, 5), QueueTimeout);

@@ -87,7 +87,7 @@ export interface PoolOptions {
    * Workers started with the pool and kept warm (never ended by `idleTimeout`, replaced when one
    * is recycled or dies), so the first burst does not wait for workers to start. At most `size`.
    *
-   * @default {0} (workers start on demand)
+   * @default {0} (the first task starts them all; with `idleTimeout`, as tasks need them)
    */
   minSize?: number;
   /**
@@ -308,7 +308,8 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   #failed = 0;
 
   /**
-   * Creates a pool. Workers start on demand, when tasks arrive.
+   * Creates a pool. No worker starts until the first task, which starts them all (with
+   * `idleTimeout`, only as tasks need them), unless `minSize` asks for some at once.
    *
    * @param options Size, task module, limits.
    * @throws {RangeError} If a size, limit or timeout is out of range.

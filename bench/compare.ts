@@ -122,12 +122,15 @@ async function ringbufQueue(batch = 1): Promise<number> {
   return rate;
 }
 
-/** theta's queue in batches of BATCH: putMany in the worker, getMany on the main thread. */
-async function thetaQueueBatched(): Promise<number> {
+/**
+ * theta's queue in batches of BATCH: putMany in the worker (of an array, or of a Float64Array as
+ * ringbuf.js is given), getMany on the main thread.
+ */
+async function thetaQueueBatched(typed = false): Promise<number> {
   // Unbounded, with room for every item should the producer outrun the reader (it does not).
   const queue = new EvictingQueue<unknown>(undefined, { maxBytes: 256 * 1024 * 1024 });
   const { worker, go } = await producer({
-    transport: "thetaBatch",
+    transport: typed ? "thetaBatchTyped" : "thetaBatch",
     kind: "number",
     count: BATCHED_ITEMS,
     queue: queue.handle,
@@ -176,7 +179,8 @@ function ratios(pair: Paired): string {
 async function queueSection(): Promise<void> {
   console.log(`\n## Queue: items/s from one worker to the main thread (median of ${ROUNDS})\n`);
   const single = await paired(() => thetaQueue("number"), () => ringbufQueue());
-  const batched = await paired(thetaQueueBatched, () => ringbufQueue(BATCH));
+  const batched = await paired(() => thetaQueueBatched(), () => ringbufQueue(BATCH));
+  const typed = await paired(() => thetaQueueBatched(true), () => ringbufQueue(BATCH));
   const thetaNumbers = single.a;
   const thetaObjects = await measure(() => thetaQueue("object"));
   const channelNumbers = await measure(() => thetaChannel("number"));
@@ -211,11 +215,15 @@ async function queueSection(): Promise<void> {
   );
   console.log("| transport | numbers | theta / it |");
   console.log("|---|---|---|");
-  console.log(`| theta EvictingQueue putMany/getMany | ${format(batched.a)} | 1.00x |`);
+  console.log(`| theta EvictingQueue putMany(array)/getMany | ${format(batched.a)} | 1.00x |`);
+  console.log(`| theta EvictingQueue putMany(Float64Array)/getMany | ${format(typed.a)} | 1.00x |`);
   console.log(
-    `| ringbuf.js 0.4.0 batched | ${format(batched.b)} | ${batched.ratio.toFixed(2)}x |`,
+    `| ringbuf.js 0.4.0 batched | ${format(batched.b)} | ${batched.ratio.toFixed(2)}x (array), ${
+      typed.ratio.toFixed(2)
+    }x (Float64Array) |`,
   );
-  console.log(`\ntheta / ringbuf.js batched, round by round: ${ratios(batched)}`);
+  console.log(`\ntheta / ringbuf.js batched, round by round: array ${ratios(batched)}`);
+  console.log(`Float64Array ${ratios(typed)}`);
 }
 
 /** A pool under test: run one tiny task (x => x + 1), and shut down. */
