@@ -301,6 +301,26 @@ Deno.test("Pool limits, close and terminate", async (t) => {
     }
   });
 
+  await t.step("a module that fails to load is not started again until a task asks", async () => {
+    await using pool = new Pool({
+      size: 2,
+      minSize: 1,
+      module: new URL("./testdata/broken_tasks.ts", import.meta.url),
+    });
+    await assert.rejects(pool.run("any"), WorkerCrashed);
+    // The other worker started with the task fails too; then warm workers (minSize, and every
+    // worker after a first task) would only fail again: none starts.
+    for (let i = 0; pool.stats.workers > 0; i++) {
+      assert.ok(i < 200, "the failing workers were never all gone");
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    for (let i = 0; i < 20; i++) {
+      assert.equal(pool.stats.workers, 0);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await assert.rejects(pool.run("any"), WorkerCrashed); // a new task tries again
+  });
+
   await t.step("bad options", () => {
     for (const size of [-1, 1.5, 5000]) assert.throws(() => new Pool({ size }), RangeError);
     assert.throws(() => new Pool({ maxQueue: -1 }), RangeError);

@@ -293,6 +293,8 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   readonly #events: HandleEvents;
   #size: number;
   #nextId = 1;
+  /** Set when a worker could not start (its module failed): no warm workers until a task. */
+  #startFailed = false;
   /** True while #drainReplies handles a batch of replies (it dispatches once, after). */
   #draining = false;
   /** Jobs sent to workers and not yet finished or taken back (the pump runs while > 0). */
@@ -503,6 +505,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     try {
       const job = this.#createJob(task, args, mode, options, resolve, reject);
       this.#admit();
+      this.#startFailed = false; // a new task tries the workers again
       this.#keepMinimum();
       // With nothing queued ahead and a worker free, the job goes now, its arguments encoded
       // straight into the request (see WorkerHandle.send); any other job keeps a copy of its
@@ -656,7 +659,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
    * follows would otherwise wait for every other worker to start inside it.
    */
   #keepMinimum(): void {
-    if (this.#closing) return;
+    if (this.#closing || this.#startFailed) return;
     const minimum = this.#idleTimeout === undefined && this.#nextId > 1
       ? this.#size
       : Math.min(this.#minSize, this.#size);
@@ -937,8 +940,15 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
       this.#settle(running, false, error);
     }
     if (startFailed) {
-      // Waiting tasks would only start more failing workers: they reject too.
+      // Waiting tasks would only start more failing workers: they reject too, and no warm
+      // worker is started until a new task asks for one.
+      this.#startFailed = true;
       for (const waiting of this.#queue.drain()) this.#settle(waiting, false, error);
+      // Idle workers that never ran a task load the same module: most likely they failed too,
+      // and with no task in flight their reply would never be read.
+      for (const other of [...this.#workers]) {
+        if (other.load === 0 && other.finished === 0) this.#retire(other);
+      }
     }
     this.#pump.wake();
     this.#dispatch();
