@@ -30,9 +30,10 @@ export class PrefetchDepth {
   record(runMs: number): void {
     const mean = Number.isNaN(this.#meanMs) ? runMs : this.#meanMs + (runMs - this.#meanMs) / 8;
     this.#meanMs = mean;
-    const depth = mean * MAX_PREFETCH <= PREFETCH_AHEAD_MS
+    // The running task, and enough waiting ones for PREFETCH_AHEAD_MS.
+    const depth = mean * (MAX_PREFETCH - 1) <= PREFETCH_AHEAD_MS
       ? MAX_PREFETCH
-      : Math.max(PREFETCH_MIN, Math.floor(PREFETCH_AHEAD_MS / mean));
+      : Math.max(PREFETCH_MIN, 1 + Math.round(PREFETCH_AHEAD_MS / mean));
     if (depth === this.depth) return;
     this.depth = depth;
     this.#publish();

@@ -22,8 +22,10 @@ Deno.test("PrefetchDepth: deep for tiny tasks, shallow for long ones, published 
   assert.equal(prefetch.depth, MAX_PREFETCH);
   assert.equal(prefetch.shortAhead, false);
   for (let i = 0; i < 100; i++) prefetch.record(0.1); // the mean moves to 100 us tasks
-  assert.equal(prefetch.depth, 20);
-  assert.equal(Atomics.load(bell, BELL_HUNGRY_AT), 5);
+  assert.equal(prefetch.depth, 31);
+  assert.equal(Atomics.load(bell, BELL_HUNGRY_AT), 7);
+  for (let i = 0; i < 100; i++) prefetch.record(1); // 1 ms tasks: one running, three waiting
+  assert.equal(prefetch.depth, 4);
   for (let i = 0; i < 100; i++) prefetch.record(5); // long tasks: one running, one waiting
   assert.equal(prefetch.depth, PREFETCH_MIN);
   prefetch.record(0); // one instant task does not undo the mean of long ones at once

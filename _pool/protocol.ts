@@ -151,13 +151,14 @@ export const MAX_PREFETCH = 128;
 export const PREFETCH_START = 4;
 export const PREFETCH_MIN = 2;
 /**
- * The work a worker is sent ahead of time, in ms of its tasks' mean run time: enough to last
- * through the pump's nap and wake-up (BELL_NAP_MS asked, 1-2 ms delivered on a busy machine), so
- * 100 us tasks go 20 at a time, 1 ms tasks 2 (one running, one waiting), and tiny ones up to
- * MAX_PREFETCH. Measured (bench/efficiency.ts, 2 cores, 100 us tasks): 0.91 of the machine at
- * 2 ms, 0.85-0.88 at 0.5 ms, where the workers ran dry during the pump's naps.
+ * The work a worker is sent ahead of time, beside the task it runs, in ms of its tasks' mean run
+ * time: enough to last through the pump's nap and wake-up (BELL_NAP_MS asked, 1-2 ms delivered on
+ * a busy machine), so 100 us tasks go 31 at a time, 1 ms tasks 4, 3 ms and longer 2, and tiny ones
+ * up to MAX_PREFETCH. Measured (bench/efficiency.ts, 2 cores, three runs each): 100 us tasks with
+ * 2 workers 0.91 of the machine at 2 ms against 0.85-0.88 at 0.5 ms (the workers ran dry during
+ * the pump's naps); 1 ms tasks with 1 worker 0.98-0.99 at 3 ms, 0.96-0.97 at 2 ms.
  */
-export const PREFETCH_AHEAD_MS = 2;
+export const PREFETCH_AHEAD_MS = 3;
 /**
  * When even MAX_PREFETCH tasks hold less work than this (tasks under about 4 us), a worker runs
  * dry faster than a napping main thread wakes: the pump polls instead (see PrefetchDepth).

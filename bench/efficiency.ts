@@ -6,8 +6,15 @@ import { Piscina } from "piscina";
 import { Pool } from "../pool.ts";
 
 const CORES = navigator.hardwareConcurrency;
-const SIZES = [0, 10, 100, 1000]; // us of CPU per task (0: a tiny task)
-const WORKERS = [1, 2, 4, 8];
+/** `--name=1,2,3` from the command line, or the default. */
+function listArg(name: string, fallback: number[]): number[] {
+  const arg = Deno.args.find((a) => a.startsWith(`--${name}=`));
+  return arg === undefined ? fallback : arg.slice(name.length + 3).split(",").map(Number);
+}
+
+// One cell alone, e.g. `--workers=1 --sizes=100,1000`, to measure it again and again.
+const SIZES = listArg("sizes", [0, 10, 100, 1000]); // us of CPU per task (0: a tiny task)
+const WORKERS = listArg("workers", [1, 2, 4, 8]);
 const BUDGET_MS = 300; // CPU work per cell (tiny tasks: a fixed count)
 
 interface Runner {
@@ -52,8 +59,10 @@ async function cell(
 
 console.log(`# Pool efficiency (Deno ${Deno.version.deno}, ${CORES} cores)\n`);
 console.log("work done / (wall time x busy cores); tiny tasks: tasks per second\n");
-console.log(`| workers | pool | tiny | 10 us | 100 us | 1 ms |`);
-console.log(`|---|---|---|---|---|---|`);
+const label = (us: number): string =>
+  us === 0 ? "tiny" : us >= 1000 ? `${us / 1000} ms` : `${us} us`;
+console.log(`| workers | pool | ${SIZES.map(label).join(" | ")} |`);
+console.log(`|---|---|${SIZES.map(() => "---").join("|")}|`);
 for (const workers of WORKERS) {
   for (const [name, make] of [["theta", theta], ["piscina", piscina]] as const) {
     const cells: string[] = [];
