@@ -106,6 +106,17 @@ function stateOf(state: string): JobState | undefined {
 }
 
 /**
+ * Redis script: removes job ARGV[1] from the lists a listener takes jobs from (waiting, paused,
+ * delayed, prioritized), atomically. Returns 1 if it was in one of them.
+ */
+const TAKE_QUEUED = `
+if redis.call("LREM", KEYS[1], 0, ARGV[1]) > 0 then return 1 end
+if redis.call("LREM", KEYS[2], 0, ARGV[1]) > 0 then return 1 end
+if redis.call("ZREM", KEYS[3], ARGV[1]) > 0 then return 1 end
+if redis.call("ZREM", KEYS[4], ARGV[1]) > 0 then return 1 end
+return 0`;
+
+/**
  * ioredis options for a connection.
  *
  * @throws {TypeError} If the connection or its URL cannot be read.
@@ -402,15 +413,18 @@ export class BullPool<M extends Record<string, Task> = Record<string, Task>> {
    */
   async cancel(id: string): Promise<boolean> {
     if (typeof id !== "string" || id === "") return false;
-    const job = await this.#queueOf().getJob(id);
+    const queue = this.#queueOf();
+    const job = await queue.getJob(id);
     if (job === undefined || job === null) return false;
-    if (stateOf(await job.getState()) !== "queued") return false;
-    try {
-      // BullMQ refuses to remove a job a listener holds the lock of (it started meanwhile).
-      await job.remove();
-    } catch {
-      return false;
-    }
+    // Out of the queued lists in one step, or not at all: a state read, then a remove, would
+    // report a job that a listener took, ran and finished in between as cancelled.
+    const { wait, paused, delayed, prioritized } = queue.keys;
+    const client = await queue.client;
+    const keys = [wait!, paused!, delayed!, prioritized!];
+    const taken = await client.runCommand("eval", [TAKE_QUEUED, keys.length, ...keys, id]);
+    if (taken !== 1) return false;
+    // No listener can take it now: remove its record (and tell result waiters it is gone).
+    await job.remove();
     return true;
   }
 

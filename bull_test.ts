@@ -62,11 +62,16 @@ Deno.test({
 Deno.test({ name: "BullPool in one process", ignore }, async (t) => {
   await using redis = await startRedis();
   const connection = { url: redis.url };
+  const ran = new Set<string>();
   await using jobs = new BullPool({
     connection,
     tasks: {
       ...tasks,
       echo: (value: unknown) => value,
+      mark: (tag: string) => {
+        ran.add(tag);
+        return tag;
+      },
       quota: (): never => {
         throw new QuotaError("over quota", { cause: { used: 10n } });
       },
@@ -165,6 +170,22 @@ Deno.test({ name: "BullPool in one process", ignore }, async (t) => {
     assert.equal(await jobs.cancel(running), false);
     assert.equal(await jobs.result(running), 300);
     assert.equal(await jobs.cancel(running), false);
+  });
+
+  await t.step("cancel racing a listener is true only for jobs that never run", async () => {
+    const outcomes: { tag: string; id: string; cancelled: boolean }[] = [];
+    for (let i = 0; i < 150; i++) {
+      const tag = `race-${i}`;
+      const id = await jobs.enqueue("mark", [tag]);
+      // Cancel at once, or a little later: the listener takes some jobs first, some not.
+      if (i % 3 !== 0) await new Promise((resolve) => setTimeout(resolve, i % 4));
+      outcomes.push({ tag, id, cancelled: await jobs.cancel(id) });
+    }
+    for (const { id, cancelled } of outcomes) if (!cancelled) await jobs.result(id);
+    for (const { tag, cancelled } of outcomes) {
+      assert.equal(ran.has(tag), !cancelled, `${tag}: cancelled ${cancelled}, ran ${ran.has(tag)}`);
+    }
+    assert.ok(outcomes.some((o) => o.cancelled) && outcomes.some((o) => !o.cancelled));
   });
 
   await t.step("result gives up after its timeout or abort; the job goes on", async () => {
