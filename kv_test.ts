@@ -442,3 +442,33 @@ Deno.test("KvPool runs jobs theta 0.1 queued (a ready entry holding only the id)
   await listening;
   kv.close();
 });
+
+Deno.test("KvPool: cancel racing a listener is true only for jobs that never run", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const ran = new Set<string>();
+  await using jobs = new KvPool(kv, {
+    tasks: {
+      mark: (tag: string): string => {
+        ran.add(tag);
+        return tag;
+      },
+    },
+    pollInterval: 1,
+  });
+  const listening = jobs.listen();
+  const outcomes: { tag: string; id: string; cancelled: boolean }[] = [];
+  for (let i = 0; i < 150; i++) {
+    const tag = `race-${i}`;
+    const id = await jobs.enqueue("mark", [tag]);
+    if (i % 3 !== 0) await new Promise((resolve) => setTimeout(resolve, i % 4));
+    outcomes.push({ tag, id, cancelled: await jobs.cancel(id) });
+  }
+  for (const { id, cancelled } of outcomes) if (!cancelled) await jobs.result(id);
+  for (const { tag, cancelled } of outcomes) {
+    assert.equal(ran.has(tag), !cancelled, `${tag}: cancelled ${cancelled}, ran ${ran.has(tag)}`);
+  }
+  assert.ok(outcomes.some((o) => o.cancelled) && outcomes.some((o) => !o.cancelled));
+  await jobs.close();
+  await listening;
+  kv.close();
+});
