@@ -13,9 +13,10 @@
 // the end; a payload may wrap around it. A header is the payload's length, or, with NUMBERS_BIT
 // set, marks a block of numbers: raw float64s, one item each, so a run of numbers costs 8 bytes
 // a number and copies in bulk instead of one codec record each. Consumers may take part of the
-// head block; HEAD_SKIP counts its items already gone. Waiting readers and writers sleep on sequence words that
-// producers bump only when the matching waiter count is non-zero: a notify only costs when
-// someone waits.
+// head block; CTL_HEAD_SKIP counts its items already gone. Item counters count items, not
+// records. Waiting readers and writers sleep on sequence words that producers bump only when the
+// matching waiter count is non-zero: a notify only costs when someone waits (and, in a
+// single-reader ring, only once per sleep: see CTL_ARMED).
 //
 // This file is part of the worker bundle (see _bundle.ts): keep every module-level binding
 // exported.
@@ -175,9 +176,10 @@ export function align8(n: number): number {
  * A FIFO of encoded values in shared memory.
  *
  * Two locks: producers serialise on the tail lock, consumers on the head lock. A put writes its
- * record past the tail, then publishes it by adding to USED and COUNT; a take reads COUNT, copies
- * the head record, then subtracts. Whatever must move both ends (eviction, growth, a stats
- * snapshot) takes the tail lock, then the head lock, never the reverse.
+ * record past the tail, then publishes it by advancing PUSHED_BYTES and PUSHED (its items); a
+ * take compares PUSHED with POPPED, copies the head record (or numbers of a head block), then
+ * advances POPPED and, once the record is gone, POPPED_BYTES. Whatever must move both ends
+ * (eviction, growth, a stats snapshot) takes the tail lock, then the head lock, never the reverse.
  *
  * Sleeping without a shared lock: a waiter first registers (READERS += 1), reads the sequence
  * word, then checks again; a producer first publishes, then reads READERS and bumps the sequence
