@@ -4,6 +4,7 @@ import { KvPool } from "./kv.ts";
 import { Store } from "./store.ts";
 import { encode } from "./_codec.ts";
 import * as tasks from "./testdata/kv_tasks.ts";
+import { assertCancelRace } from "./testdata/cancel_race.ts";
 
 const TASKS = new URL("./testdata/kv_tasks.ts", import.meta.url);
 const LISTENER = new URL("./testdata/kv_listener.ts", import.meta.url);
@@ -456,18 +457,7 @@ Deno.test("KvPool: cancel racing a listener is true only for jobs that never run
     pollInterval: 1,
   });
   const listening = jobs.listen();
-  const outcomes: { tag: string; id: string; cancelled: boolean }[] = [];
-  for (let i = 0; i < 150; i++) {
-    const tag = `race-${i}`;
-    const id = await jobs.enqueue("mark", [tag]);
-    if (i % 3 !== 0) await new Promise((resolve) => setTimeout(resolve, i % 4));
-    outcomes.push({ tag, id, cancelled: await jobs.cancel(id) });
-  }
-  for (const { id, cancelled } of outcomes) if (!cancelled) await jobs.result(id);
-  for (const { tag, cancelled } of outcomes) {
-    assert.equal(ran.has(tag), !cancelled, `${tag}: cancelled ${cancelled}, ran ${ran.has(tag)}`);
-  }
-  assert.ok(outcomes.some((o) => o.cancelled) && outcomes.some((o) => !o.cancelled));
+  await assertCancelRace(jobs, ran);
   await jobs.close();
   await listening;
   kv.close();
