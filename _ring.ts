@@ -984,22 +984,25 @@ export class Ring {
    */
   #hasRoom(need: number, items: number): boolean {
     const ctl = this.ctl;
-    const maxItems = ctl[CTL_MAX_ITEMS]!;
-    const capacity = ctl[CTL_CAPACITY]!;
     const pushed = ctl[CTL_PUSHED]!;
-    const pushedBytes = ctl[CTL_PUSHED_BYTES]!;
-    const cachedUsed = (pushedBytes - this.#seenPoppedBytes) | 0;
-    if (
-      pushed === this.#lastPushed && ctl[CTL_PUSH_EPOCH] === this.#lastEpoch &&
-      cachedUsed >= 0 && cachedUsed + need <= capacity &&
-      (maxItems === 0 || ((pushed - this.#seenPopped) | 0) + items <= maxItems)
-    ) return true;
+    const epoch = ctl[CTL_PUSH_EPOCH]!;
+    if (pushed === this.#lastPushed && epoch === this.#lastEpoch && this.#fits(need, items)) {
+      return true;
+    }
     this.#seenPoppedBytes = Atomics.load(ctl, CTL_POPPED_BYTES);
     this.#seenPopped = Atomics.load(ctl, CTL_POPPED);
     this.#lastPushed = pushed;
-    this.#lastEpoch = ctl[CTL_PUSH_EPOCH]!;
-    return (maxItems === 0 || ((pushed - this.#seenPopped) | 0) + items <= maxItems) &&
-      ((pushedBytes - this.#seenPoppedBytes) | 0) + need <= capacity;
+    this.#lastEpoch = epoch;
+    return this.#fits(need, items);
+  }
+
+  /** Under the tail lock: room for `items` more in a `need`-byte record, by the cached counters. */
+  #fits(need: number, items: number): boolean {
+    const ctl = this.ctl;
+    const maxItems = ctl[CTL_MAX_ITEMS]!;
+    const used = (ctl[CTL_PUSHED_BYTES]! - this.#seenPoppedBytes) | 0;
+    return used >= 0 && used + need <= ctl[CTL_CAPACITY]! &&
+      (maxItems === 0 || ((ctl[CTL_PUSHED]! - this.#seenPopped) | 0) + items <= maxItems);
   }
 
   /**
