@@ -45,7 +45,12 @@ export class ReplyPump {
 
   /** Starts the pump unless it runs. */
   start(): void {
-    if (!this.#running) this.#run();
+    if (this.#running) return;
+    // From a microtask, not inside the caller: `run` must not poll for a reply before it returns
+    // (a burst of submissions would wait on the first, and a reply drained that early would
+    // free a worker in the middle of the caller's loop).
+    this.#running = true;
+    queueMicrotask(() => this.#run());
   }
 
   /** Wakes the pump if it sleeps (a task finished or was taken back without a reply). */
