@@ -4,7 +4,7 @@ import { BullPool } from "./bull.ts";
 import { Store } from "./store.ts";
 import * as tasks from "./testdata/kv_tasks.ts";
 import { hasRedis, startRedis } from "./testdata/redis.ts";
-import { assertCancelRace } from "./testdata/cancel_race.ts";
+import { assertCancelRace, assertLongJobRunsOnce } from "./testdata/job_pool_checks.ts";
 
 const TASKS = new URL("./testdata/kv_tasks.ts", import.meta.url);
 const LISTENER = new URL("./testdata/bull_listener.ts", import.meta.url);
@@ -307,16 +307,7 @@ Deno.test({ name: "BullPool across processes", ignore }, async (t) => {
       name: "shared",
       leaseMs: 200,
     });
-    const listening = jobs.listen();
-    const id = await jobs.enqueue("spin", [1000]);
-    assert.ok(await jobs.result(id) as number > 0);
-    const status = await jobs.status(id);
-    assert.equal(status?.stalls, 0);
-    assert.equal(status?.attempts, 1);
-    child.stdin.close();
-    assert.equal((await child.status).code, 0);
-    await jobs.close();
-    await listening;
+    await assertLongJobRunsOnce(jobs, child);
   });
 });
 

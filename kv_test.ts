@@ -4,7 +4,7 @@ import { KvPool } from "./kv.ts";
 import { Store } from "./store.ts";
 import { encode } from "./_codec.ts";
 import * as tasks from "./testdata/kv_tasks.ts";
-import { assertCancelRace } from "./testdata/cancel_race.ts";
+import { assertCancelRace, assertLongJobRunsOnce } from "./testdata/job_pool_checks.ts";
 
 const TASKS = new URL("./testdata/kv_tasks.ts", import.meta.url);
 const LISTENER = new URL("./testdata/kv_listener.ts", import.meta.url);
@@ -172,20 +172,9 @@ Deno.test("KvPool across two processes on one file", async (t) => {
   await t.step(
     "a CPU-bound job longer than its lease runs once (the lease keeps renewing)",
     async () => {
-      // Both processes listen; whichever claims the job spins 5 leases long. If the spin starved
-      // the renewal, the other process would see the lease expire and run the job again.
       const child = await spawnListener(path, 200);
       const jobs = new KvPool<typeof tasks>(kv, { tasks: TASKS, name: "shared", leaseMs: 200 });
-      const listening = jobs.listen();
-      const id = await jobs.enqueue("spin", [1000]);
-      assert.ok(await jobs.result(id) as number > 0);
-      const status = await jobs.status(id);
-      assert.equal(status?.stalls, 0);
-      assert.equal(status?.attempts, 1);
-      child.stdin.close();
-      assert.equal((await child.status).code, 0);
-      await jobs.close();
-      await listening;
+      await assertLongJobRunsOnce(jobs, child);
     },
   );
 

@@ -3,6 +3,7 @@
 // instead of worker threads (the module's URL).
 // Usage: deno run -A testdata/bull_listener.ts <redis url> <leaseMs> [queue] [inline]
 import { BullPool } from "../bull.ts";
+import { listenUntilStdinCloses } from "./job_pool_checks.ts";
 
 const [url, leaseMs, name = "shared", mode] = Deno.args;
 const TASKS = new URL("./kv_tasks.ts", import.meta.url);
@@ -12,9 +13,5 @@ const jobs = new BullPool({
   name,
   leaseMs: Number(leaseMs),
 });
-const listening = jobs.listen();
-console.log("listening");
 // Ends when the test closes stdin (or kills this process).
-for await (const _ of Deno.stdin.readable) { /* wait */ }
-await jobs.close();
-await listening;
+await listenUntilStdinCloses(jobs);

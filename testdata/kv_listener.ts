@@ -3,6 +3,7 @@
 // functions) instead of worker threads (the module's URL).
 // Usage: deno run --unstable-kv -A testdata/kv_listener.ts <kv path> <leaseMs> [queue] [inline]
 import { KvPool } from "../kv.ts";
+import { listenUntilStdinCloses } from "./job_pool_checks.ts";
 import { openKvRetrying } from "./open_kv.ts";
 
 const [path, leaseMs, name = "shared", mode] = Deno.args;
@@ -13,10 +14,6 @@ const jobs = new KvPool(kv, {
   name,
   leaseMs: Number(leaseMs),
 });
-const listening = jobs.listen();
-console.log("listening");
 // Ends when the test closes stdin (or kills this process).
-for await (const _ of Deno.stdin.readable) { /* wait */ }
-await jobs.close();
-await listening;
+await listenUntilStdinCloses(jobs);
 kv.close();
