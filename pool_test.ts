@@ -902,6 +902,41 @@ Deno.test("taskContext: id, progress and a signal that cooperative tasks see", a
     assert.equal(flag[0], 1);
   });
 
+  await t.step(
+    "a context kept past its task refuses progress; later tasks get their own",
+    async () => {
+      await using pool = new Pool({ size: 1 });
+      const keep = (): number => {
+        // deno-lint-ignore no-explicit-any
+        const scope = globalThis as any;
+        scope.kept = scope.theta.taskContext();
+        return scope.kept.id;
+      };
+      const quiet = (): number => 0;
+      const useKept = (): [number, number, string] => {
+        // deno-lint-ignore no-explicit-any
+        const scope = globalThis as any;
+        let error = "none";
+        try {
+          scope.kept.progress("late");
+        } catch (e) {
+          error = `${(e as Error).name}: ${(e as Error).message}`;
+        }
+        return [scope.kept.id, scope.theta.taskContext().id, error];
+      };
+      const seen: unknown[] = [];
+      const first = await pool.run(keep);
+      await pool.run(quiet);
+      const [keptId, ownId, error] = await pool.run(useKept, [], {
+        onProgress: (value) => seen.push(value),
+      });
+      assert.equal(keptId, first);
+      assert.notEqual(ownId, first);
+      assert.equal(error, "TypeError: Cannot report progress as the task has finished");
+      assert.deepEqual(seen, []);
+    },
+  );
+
   await t.step("inline runs have a context too", async () => {
     await using pool = new Pool<Tasks>({ size: 0, module: TASKS });
     const seen: unknown[] = [];

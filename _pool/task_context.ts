@@ -25,11 +25,27 @@ export const TASK_CONTEXT_KEY: unique symbol = Symbol.for("theta.taskContext") a
 
 /** This thread's running task context, if any. */
 export class CurrentTask {
+  /** The running task's context, once made (or set directly by an executor). */
   static context: TaskContext | undefined;
+  /**
+   * The id of the running task whose context is made on first use, or 0. A pool worker sets it
+   * per task, and `make` once: most tasks never ask for their context, and making one costs a
+   * record and two closures a task.
+   */
+  static running = 0;
+  static make: ((id: number) => TaskContext) | undefined;
 
-  /** Makes `CurrentTask.context` what `taskContext()` returns in this thread, in every copy. */
+  /** The running task's context, made now if it is due and not made yet. */
+  static current(): TaskContext | undefined {
+    if (CurrentTask.context === undefined && CurrentTask.running !== 0) {
+      CurrentTask.context = CurrentTask.make?.(CurrentTask.running);
+    }
+    return CurrentTask.context;
+  }
+
+  /** Makes `CurrentTask.current()` what `taskContext()` returns in this thread, in every copy. */
   static install(): void {
-    (globalThis as Record<symbol, unknown>)[TASK_CONTEXT_KEY] = () => CurrentTask.context;
+    (globalThis as Record<symbol, unknown>)[TASK_CONTEXT_KEY] = () => CurrentTask.current();
   }
 }
 

@@ -18,7 +18,7 @@ import { nap, Termination } from "../_futex.ts";
 import { CallQueueCore } from "../_callqueue_slots.ts";
 import { ENDED, PUT_DONE, PUT_TOO_LARGE, Ring } from "../_ring.ts";
 import { toWire } from "../_shareable.ts";
-import { CurrentTask, SharedSignal, taskContext } from "../_pool/task_context.ts";
+import { CurrentTask, SharedSignal, type TaskContext, taskContext } from "../_pool/task_context.ts";
 import {
   BELL_HUNGRY_AT,
   CANCEL_TERMINATE,
@@ -214,25 +214,12 @@ export class PoolWorker {
   }
 
   /**
-   * Makes task `id` the running task of `taskContext()`. Its signal is made on first use: most
-   * tasks never ask, and making one (and watching the cancel word) costs microseconds.
+   * The context `taskContext()` returns to task `id` (see CurrentTask.running: made on the
+   * task's first ask). Its signal too is made on first use: making one, and watching the cancel
+   * word, costs microseconds.
    */
-  enter(id: number): void {
+  makeContext(id: number): TaskContext {
     let shared: SharedSignal | undefined;
-    CurrentTask.context = {
-      id,
-      get signal(): AbortSignal {
-        return signalOf().signal;
-      },
-      progress: (value: unknown): void => {
-        if (CurrentTask.context?.id !== id) {
-          throw new TypeError("Cannot report progress as the task has finished");
-        }
-        if (this.reply(REPLY_PROGRESS, id, value) === PUT_TOO_LARGE) {
-          throw payloadTooLarge("the progress value");
-        }
-      },
-    };
     const signalOf = (): SharedSignal => {
       if (shared === undefined) {
         shared = new SharedSignal(() => this.cancelled(id));
@@ -240,11 +227,25 @@ export class PoolWorker {
       }
       return shared;
     };
+    return {
+      id,
+      get signal(): AbortSignal {
+        return signalOf().signal;
+      },
+      progress: (value: unknown): void => {
+        if (CurrentTask.running !== id) {
+          throw new TypeError("Cannot report progress as the task has finished");
+        }
+        if (this.reply(REPLY_PROGRESS, id, value) === PUT_TOO_LARGE) {
+          throw payloadTooLarge("the progress value");
+        }
+      },
+    };
   }
 
   /** Fires the signal's abort event on this event loop's next turns once the task is cancelled. */
   async watchCancel(id: number, shared: SharedSignal): Promise<void> {
-    while (CurrentTask.context?.id === id && !shared.controller.signal.aborted) {
+    while (CurrentTask.running === id && !shared.controller.signal.aborted) {
       await nap(this.state, STATE_CANCEL, Atomics.load(this.state, STATE_CANCEL), 50);
     }
   }
@@ -255,6 +256,7 @@ export class PoolWorker {
     });
     this.watchStrays();
     CurrentTask.install();
+    CurrentTask.make = (id) => this.makeContext(id);
     // Function tasks run from source and cannot import: they reach the context here.
     (globalThis as { theta?: unknown }).theta = { taskContext };
     if (module !== undefined) {
@@ -319,7 +321,7 @@ export class PoolWorker {
       return;
     }
     TaskTimers.running = id;
-    this.enter(id);
+    CurrentTask.running = id;
     const started = performance.now();
     let ok = true;
     let value: unknown;
@@ -334,6 +336,7 @@ export class PoolWorker {
       value = typeof ref === "number" ? explainScopeError(error) : error;
     }
     TaskTimers.running = 0;
+    CurrentTask.running = 0;
     CurrentTask.context = undefined;
     // A finished task can no longer collect the calls it made: their slots go back.
     CallQueueCore.releaseAll();
