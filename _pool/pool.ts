@@ -626,6 +626,8 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
       this.#settle(job, false, signal.reason);
       return;
     }
+    // Most tasks have neither: no closures for them (a burst keeps thousands of jobs alive).
+    if (timeout === undefined && signal === undefined) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const onAbort = (): void => this.#cancel(job, signal!.reason, CANCEL_ABORT);
     if (timeout !== undefined) {
