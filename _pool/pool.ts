@@ -560,10 +560,19 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
       if (known !== undefined) {
         ({ ref, source } = known);
       } else {
-        source = functionSource(task, "a task");
-        ref = this.#functionIds.get(source) ?? this.#functionIds.size + 1;
-        this.#functionIds.set(source, ref);
-        this.#functions.set(task, { ref, source });
+        // A new function object with known source text is usually a closure made per call
+        // (`pool.run((x) => x + 1, [i])`): it is not remembered, since a WeakMap entry per call
+        // would only feed the garbage collector. New source text is checked and remembered.
+        source = Function.prototype.toString.call(task);
+        const id = this.#functionIds.get(source);
+        if (id !== undefined) {
+          ref = id;
+        } else {
+          source = functionSource(task, "a task");
+          ref = this.#functionIds.size + 1;
+          this.#functionIds.set(source, ref);
+          this.#functions.set(task, { ref, source });
+        }
       }
     } else if (typeof task === "string") {
       ref = task;
