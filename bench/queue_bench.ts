@@ -37,3 +37,14 @@ Deno.bench("EvictingQueue: 1000 evicting puts on a full queue", { group: "queue"
   for (let i = 0; i < 1000; i++) full.put(i);
   b.end();
 });
+const batches = new EvictingQueue<number>();
+const sixteen = Array.from({ length: 16 }, (_, i) => i);
+Deno.bench("EvictingQueue: putMany + getMany, 16 numbers", { group: "batch" }, () => {
+  batches.putMany(sixteen);
+  batches.getMany(16);
+});
+const many = Array.from({ length: 256 }, (_, i) => i);
+Deno.bench("EvictingQueue: putMany + getMany, 256 numbers", { group: "batch" }, () => {
+  batches.putMany(many);
+  batches.getMany(256);
+});
