@@ -145,6 +145,7 @@ export class CallQueueCore {
    * frees the slot), or abandoned if their arguments were still to be posted by this thread.
    */
   static releaseAll(): void {
+    if (CallQueueCore.live.size === 0) return; // after most tasks: no iterator to make
     for (const core of CallQueueCore.live) {
       for (const call of [...core.outstanding]) core.detach(call);
     }

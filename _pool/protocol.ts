@@ -251,14 +251,15 @@ export interface PoolWorkerInit {
 
 /**
  * Wakes the pool's pump if it sleeps (see the Dekker note in _ring.ts), or if it naps and the
- * worker is `hungry` (about to run out of requests: the pump must refill it now).
+ * worker is hungry (about to run out of requests: the pump must refill it now). `hungry` is
+ * asked only then: a worker calls this after every reply, and the pump is usually awake.
  */
-export function ringBell(bell: Int32Array, hungry = true): void {
+export function ringBell(bell: Int32Array, hungry?: () => boolean): void {
   // One notify per sleep: the first worker to see the pump asleep takes the flag (-> 0) and
   // rings; the others see 0 and save the syscall (about 7.6 us here). A napping pump is rung only
   // by a worker about to run dry; the others' replies wait for the nap's end (BELL_NAP_MS).
   const waiting = Atomics.load(bell, BELL_WAITING);
-  if (waiting === 0 || (waiting === BELL_NAPPING && !hungry)) return;
+  if (waiting === 0 || (waiting === BELL_NAPPING && hungry !== undefined && !hungry())) return;
   if (Atomics.compareExchange(bell, BELL_WAITING, waiting, 0) === waiting) {
     Atomics.add(bell, BELL_SEQ, 1);
     Atomics.notify(bell, BELL_SEQ);

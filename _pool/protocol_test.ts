@@ -59,10 +59,10 @@ Deno.test("ringBell bumps the sequence only while the pump sleeps", () => {
 Deno.test("a napping pump is rung only by a hungry worker", () => {
   const bell = new Int32Array(new SharedArrayBuffer(BELL_BYTES));
   Atomics.store(bell, BELL_WAITING, BELL_NAPPING);
-  ringBell(bell, false);
+  ringBell(bell, () => false);
   assert.equal(Atomics.load(bell, BELL_SEQ), 0);
   assert.equal(Atomics.load(bell, BELL_WAITING), BELL_NAPPING);
-  ringBell(bell, true);
+  ringBell(bell, () => true);
   assert.equal(Atomics.load(bell, BELL_SEQ), 1);
   assert.equal(Atomics.load(bell, BELL_WAITING), 0);
 });

@@ -98,6 +98,9 @@ export class PoolWorker {
    * would take the CPU from the thread that must send that request.
    */
   readonly spinMs: number = (navigator.hardwareConcurrency ?? 1) > 1 ? WORKER_SPIN_MS : 0;
+  /** Whether few requests are left (BELL_HUNGRY_AT): a napping pump must refill them now. */
+  readonly hungry = (): boolean =>
+    this.requests.length <= Atomics.load(this.bell, BELL_HUNGRY_AT);
   /** Start each task from a macrotask (see PoolWorkerInit.macrotaskTurns). */
   readonly macrotaskTurns: boolean;
 
@@ -129,9 +132,7 @@ export class PoolWorker {
     const record = replyRecord(kind, id, value, runMs);
     const status = this.replies.put(record, undefined, "the task's result");
     // Hungry with few requests left (BELL_HUNGRY_AT): the pump refills it before it runs dry.
-    if (status === PUT_DONE) {
-      ringBell(this.bell, this.requests.length <= Atomics.load(this.bell, BELL_HUNGRY_AT));
-    }
+    if (status === PUT_DONE) ringBell(this.bell, this.hungry);
     return status;
   }
 
