@@ -621,14 +621,12 @@ export class Ring {
    * Removes the oldest value, blocking until there is one.
    *
    * @param timeout Milliseconds to wait at most; no limit if undefined.
-   * @param spinMs How long to poll before sleeping, beyond the usual few microseconds: for a
-   * dedicated consumer whose producer answers quickly but not at once (a pool worker).
    * @returns The value, ENDED if stopped and drained, TIMED_OUT on timeout.
    */
-  take(timeout?: number, spinMs = 0): unknown {
+  take(timeout?: number): unknown {
     const first = this.#tryTake(); // the common case, without the waiting loop's closure
     if (first !== NOTHING) return first;
-    return this.#takeWaiting(() => this.#tryTake(), timeout, spinMs);
+    return this.#takeWaiting(() => this.#tryTake(), timeout);
   }
 
   /**
@@ -638,7 +636,7 @@ export class Ring {
    * @returns The values (at least one), ENDED if stopped and drained, TIMED_OUT on timeout.
    */
   takeBatch(max: number, timeout?: number): unknown[] | typeof ENDED | typeof TIMED_OUT {
-    return this.#takeWaiting(() => this.#tryTakeBatch(max), timeout, 0) as
+    return this.#takeWaiting(() => this.#tryTakeBatch(max), timeout) as
       | unknown[]
       | typeof ENDED
       | typeof TIMED_OUT;
@@ -667,12 +665,12 @@ export class Ring {
   }
 
   /** Calls `grab` until it returns something, sleeping while the ring is empty. */
-  #takeWaiting(grab: () => unknown, timeout: number | undefined, spinMs: number): unknown {
+  #takeWaiting(grab: () => unknown, timeout: number | undefined): unknown {
     const deadline = deadlineOf(timeout);
     for (;;) {
       const result = grab();
       if (result !== NOTHING) return result;
-      if (this.#spinWhileEmpty(spinMs)) continue;
+      if (this.#spinWhileEmpty()) continue;
       const state = this.#registerUnlessReadable(deadline);
       if (state === MUST_WAIT) {
         try {
@@ -886,15 +884,12 @@ export class Ring {
    * Polls for an item for a few microseconds; true if one appeared. A stop ends the polling
    * with false, so that the caller's registration step reports it.
    */
-  #spinWhileEmpty(spinMs: number): boolean {
+  #spinWhileEmpty(): boolean {
     const ctl = this.ctl;
-    const until = spinMs > 0 ? performance.now() + spinMs : 0;
-    do {
-      for (let i = 0; i < SPIN_POLLS; i++) {
-        if (this.#available() > 0) return true;
-        if (Atomics.load(ctl, CTL_FLAGS) & FLAG_STOPPED) return false;
-      }
-    } while (performance.now() < until);
+    for (let i = 0; i < SPIN_POLLS; i++) {
+      if (this.#available() > 0) return true;
+      if (Atomics.load(ctl, CTL_FLAGS) & FLAG_STOPPED) return false;
+    }
     return false;
   }
 

@@ -226,13 +226,6 @@ export const BELL_NAPPING = 2;
  */
 export const BELL_NAP_MS = 0.5;
 
-/**
- * How long an idle pool worker polls its request ring before sleeping, in ms. A caller awaiting
- * one task at a time sends the next a few microseconds after the last result, while waking a
- * sleeping worker costs 10-40 us on a small VM.
- */
-export const WORKER_SPIN_MS = 0.1;
-
 /** What a pool sends a new worker. */
 export interface PoolWorkerInit {
   role: "pool";
