@@ -80,6 +80,11 @@ export const CONTROL_BYTES = 448;
 export const FLAG_STOPPED = 1;
 /** Set at creation: one thread only takes from this ring (see CTL_ARMED). */
 export const FLAG_SINGLE_READER = 2;
+/**
+ * Set at creation: no put ever waits for room (an EvictingQueue's puts evict or fail), so a take
+ * need not look for waiting writers (an atomic load a take saved).
+ */
+export const FLAG_WRITERS_NEVER_WAIT = 4;
 
 /** Header bit of a block of numbers; the rest of the header is the payload's length. */
 export const NUMBERS_BIT = 0x80000000;
@@ -135,6 +140,8 @@ export interface RingOptions {
    * reader is notified once per sleep, not once per put (see CTL_ARMED).
    */
   singleReader?: boolean;
+  /** Whether puts never wait for room: `put`/`putAsync` are then refused (see FLAG_WRITERS_NEVER_WAIT). */
+  writersNeverWait?: boolean;
 }
 
 /** Counters kept in shared memory. */
@@ -227,7 +234,8 @@ export class Ring {
     ctl[CTL_CAPACITY] = initial;
     ctl[CTL_MAX_ITEMS] = options.maxItems ?? 0;
     ctl[CTL_MAX_BYTES] = maxBytes;
-    if (options.singleReader) ctl[CTL_FLAGS] = FLAG_SINGLE_READER;
+    ctl[CTL_FLAGS] = (options.singleReader ? FLAG_SINGLE_READER : 0) |
+      (options.writersNeverWait ? FLAG_WRITERS_NEVER_WAIT : 0);
     return new Ring({ control, data });
   }
 
@@ -293,7 +301,10 @@ export class Ring {
    */
   #available(): number {
     const ctl = this.ctl;
-    const popped = Atomics.load(ctl, CTL_POPPED);
+    // POPPED is read plainly (an atomic load a take saved): under the head lock it is exact, and
+    // outside it a stale value is only smaller, so the count is an over-estimate that the take
+    // checks again under the lock. The epoch load below keeps a polling loop from hoisting it.
+    const popped = ctl[CTL_POPPED]!;
     const epoch = Atomics.load(ctl, CTL_PUSH_EPOCH);
     if (epoch === this.#seenEpoch) {
       const cached = (this.#seenPushed - popped) | 0;
@@ -557,6 +568,9 @@ export class Ring {
    * @returns A put status, or MUST_WAIT (registered: sleep on #waitSeq, then unregister).
    */
   #putOrRegister(bytes: Uint8Array, deadline: number): number | typeof MUST_WAIT {
+    if (this.ctl[CTL_FLAGS]! & FLAG_WRITERS_NEVER_WAIT) {
+      throw new Error("Cannot wait for room as this ring's takes never wake writers");
+    }
     for (;;) {
       const status = this.tryPutBytes(bytes, false);
       if (status !== PUT_FULL) return status;
@@ -874,6 +888,8 @@ export class Ring {
 
   #wakeWriters(): void {
     const ctl = this.ctl;
+    // FLAGS is read plainly: this bit never changes after creation.
+    if (ctl[CTL_FLAGS]! & FLAG_WRITERS_NEVER_WAIT) return;
     if (Atomics.load(ctl, CTL_WRITERS) > 0) {
       Atomics.add(ctl, CTL_WRITE_SEQ, 1);
       notify(ctl, CTL_WRITE_SEQ);

@@ -37,6 +37,21 @@ Deno.test("Ring keeps records in order, whatever their size", async (t) => {
 });
 
 Deno.test("Ring put statuses", async (t) => {
+  await t.step(
+    "a ring whose writers never wait refuses a waiting put instead of hanging",
+    async () => {
+      const ring = Ring.create({ maxItems: 1, writersNeverWait: true });
+      assert.equal(ring.tryPut(1, false), PUT_DONE);
+      assert.throws(
+        () => ring.put(2, 10),
+        /Cannot wait for room as this ring's takes never wake writers/,
+      );
+      await assert.rejects(ring.putAsync(2, 10), /never wake writers/);
+      assert.equal(ring.tryPut(2, true), PUT_DONE, "an evicting put still works");
+      assert.deepEqual(ring.takeMany(), [2]);
+    },
+  );
+
   await t.step("a record over maxBytes is PUT_TOO_LARGE, and nothing is added", () => {
     const ring = Ring.create({ initialBytes: 64, maxBytes: 1024 });
     assert.equal(ring.tryPut("y".repeat(2000), false), PUT_TOO_LARGE);

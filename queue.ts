@@ -174,6 +174,7 @@ export class EvictingQueue<T> implements Iterable<T>, AsyncIterable<T>, Disposab
     this.#ring = Ring.create({
       maxItems: size ?? 0,
       ...(maxBytes !== undefined ? { maxBytes } : {}),
+      writersNeverWait: true, // put evicts, or throws QueueFull
     });
     this.#handle = { kind: "EvictingQueue", ring: this.#ring.handle };
     this.#evicting = size !== undefined;
