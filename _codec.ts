@@ -42,9 +42,16 @@ export const ASCII_FAST_LIMIT = 64;
  * its own back-reference scope.
  */
 export class Encoded {
+  /** The buffer holding the encoding (it may hold others too: see `offset`). */
   readonly bytes: Uint8Array;
-  constructor(bytes: Uint8Array) {
+  /** Where the encoding starts in `bytes`. */
+  readonly offset: number;
+  /** The encoding's length in bytes. */
+  readonly length: number;
+  constructor(bytes: Uint8Array, offset = 0, length = bytes.length - offset) {
     this.bytes = bytes;
+    this.offset = offset;
+    this.length = length;
   }
 }
 
@@ -149,6 +156,11 @@ export function viewKind(view: ArrayBufferView): number {
   return -1;
 }
 
+/** Objects an encode looks up one by one before it indexes them in a Map. */
+export const SEEN_SCAN_MAX = 16;
+/** Slots of the seen list kept between encodes. */
+export const SEEN_KEEP_MAX = 1024;
+
 /**
  * Writes values into a reusable scratch buffer. One per thread is enough: encoding never calls
  * user code except getters, and a getter that sends a value gets a fresh encoder (`busy`).
@@ -166,7 +178,15 @@ export class Encoder {
   view: DataView = new DataView(this.buf.buffer);
   pos = 0;
   busy = false;
-  seen: Map<object, number> = new Map();
+  /**
+   * The objects written so far in this encode, in order: an object's index is its
+   * back-reference. Searched one by one while there are few (a task's arguments, a reply), so that
+   * an encode allocates nothing for them; past SEEN_SCAN_MAX they are indexed in `#index`.
+   * The array is kept between encodes (its slots emptied), so it does not grow again each time.
+   */
+  #seen: object[] = [];
+  #seenCount = 0;
+  #index: Map<object, number> | undefined;
 
   /**
    * Encodes `value`; the result is a view of the scratch buffer, valid until the next `encode`.
@@ -198,7 +218,7 @@ export class Encoder {
       throw error;
     } finally {
       this.busy = false;
-      if (this.seen.size > 0) this.seen.clear();
+      this.#forget();
     }
     return this.pos;
   }
@@ -291,9 +311,26 @@ export class Encoder {
 
   /** Writes a back-reference if `value` was written before; otherwise remembers it. */
   reference(value: object): boolean {
-    const index = this.seen.get(value);
+    const count = this.#seenCount;
+    let index: number | undefined;
+    if (this.#index !== undefined) {
+      index = this.#index.get(value);
+    } else {
+      const seen = this.#seen;
+      for (let i = 0; i < count; i++) {
+        if (seen[i] === value) {
+          index = i;
+          break;
+        }
+      }
+    }
     if (index === undefined) {
-      this.seen.set(value, this.seen.size);
+      this.#seen[count] = value;
+      this.#seenCount = count + 1;
+      if (this.#index !== undefined) this.#index.set(value, count);
+      else if (count + 1 > SEEN_SCAN_MAX) {
+        this.#index = new Map(this.#seen.slice(0, count + 1).map((object, i) => [object, i]));
+      }
       return false;
     }
     this.tag(TAG_REF);
@@ -301,8 +338,17 @@ export class Encoder {
     return true;
   }
 
+  /** Forgets the objects of the last encode (without holding on to them). */
+  #forget(): void {
+    const seen = this.#seen;
+    for (let i = 0; i < this.#seenCount; i++) seen[i] = undefined as unknown as object;
+    this.#seenCount = 0;
+    this.#index = undefined;
+    if (seen.length > SEEN_KEEP_MAX) seen.length = 0; // a huge graph's slots go too
+  }
+
   object(value: object): void {
-    if (value instanceof Encoded) return this.encoded(value.bytes);
+    if (value instanceof Encoded) return this.encoded(value);
     if (this.reference(value)) return;
     if (Array.isArray(value)) return this.array(value);
     const proto = Object.getPrototypeOf(value);
@@ -333,12 +379,22 @@ export class Encoder {
     throw new UncloneableError(describeKind(value), false);
   }
 
-  encoded(bytes: Uint8Array): void {
+  encoded(value: Encoded): void {
+    const { bytes, offset, length } = value;
     this.tag(TAG_ENCODED);
-    this.u32(bytes.length);
-    this.ensure(bytes.length);
-    this.buf.set(bytes, this.pos);
-    this.pos += bytes.length;
+    this.u32(length);
+    this.ensure(length);
+    const buf = this.buf;
+    const at = this.pos;
+    if (length <= 64) {
+      for (let i = 0; i < length; i++) buf[at + i] = bytes[offset + i]!;
+    } else {
+      buf.set(
+        offset === 0 && length === bytes.length ? bytes : bytes.subarray(offset, offset + length),
+        at,
+      );
+    }
+    this.pos += length;
   }
 
   array(value: unknown[]): void {

@@ -104,6 +104,23 @@ Deno.test("codec round-trips every structured-cloneable kind", async (t) => {
     assert.equal(back.shared, back.again);
     assert.notEqual(back.shared, shared);
   });
+
+  await t.step("references hold past the first objects, and no encode sees the last one's", () => {
+    // The first objects of an encode are looked up one by one, later ones in an index.
+    const objects = Array.from({ length: 40 }, (_, id) => ({ id }));
+    const graph = [...objects, objects[0], objects[15], objects[16], objects[39]];
+    const back = roundTrip(graph) as { id: number }[];
+    assert.deepEqual(back.slice(0, 40).map((o) => o.id), objects.map((o) => o.id));
+    assert.equal(back[40], back[0]);
+    assert.equal(back[41], back[15]);
+    assert.equal(back[42], back[16]);
+    assert.equal(back[43], back[39]);
+    // The same objects again, in a new encode: written in full, not as references to the last.
+    const again = roundTrip([objects[39], objects[0]]) as { id: number }[];
+    assert.deepEqual(again, [{ id: 39 }, { id: 0 }]);
+    const small = roundTrip([objects[1], [objects[1]]]) as unknown[];
+    assert.equal((small[1] as unknown[])[0], small[0]);
+  });
 });
 
 Deno.test("codec revives errors with their class, name, message, stack and cause", async (t) => {

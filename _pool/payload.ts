@@ -3,7 +3,7 @@
 // size limit and the two ways shared memory can go (by postMessage to a thread, not at all to a
 // process).
 
-import { encode, Encoded, UncloneableError } from "../_codec.ts";
+import { Encoded, Encoder, UncloneableError } from "../_codec.ts";
 import { toWire } from "../_shareable.ts";
 import type { Handle } from "./handle.ts";
 import type { Job } from "./job.ts";
@@ -31,9 +31,10 @@ export function encodeArgs(job: Job<Handle>, threads: boolean): Encoded | null {
     toWire(job.args, "args"); // fails now, naming the path, if it cannot go
     return job.payload = null;
   }
-  let bytes: Uint8Array;
+  const encoder = Encoder.get();
+  let length: number;
   try {
-    bytes = encode(job.args, "args");
+    length = encoder.encodeLength(job.args, "args");
   } catch (error) {
     if (!(error instanceof UncloneableError && error.needsMessage)) throw error;
     if (!threads) {
@@ -47,11 +48,11 @@ export function encodeArgs(job: Job<Handle>, threads: boolean): Encoded | null {
     toWire(job.args, "args");
     return job.payload = null;
   }
-  if (bytes.length > MAX_PAYLOAD_BYTES) {
+  if (length > MAX_PAYLOAD_BYTES) {
     const hint = threads ? ": pass large buffers in transfer" : "";
-    throw payloadTooLarge("the task's arguments", bytes.length, hint);
+    throw payloadTooLarge("the task's arguments", length, hint);
   }
-  return job.payload = new Encoded(keep(bytes));
+  return job.payload = keep(encoder.buf, length);
 }
 
 /** Payloads up to this size are copied into a shared slab instead of a buffer of their own. */
@@ -65,18 +66,19 @@ const slab = { bytes: new Uint8Array(SLAB_BYTES), used: 0 };
 /**
  * Copies encoded bytes out of the encoder's scratch, to keep. Small ones go into a slab shared
  * with the next payloads (as Node's Buffer pool does): an ArrayBuffer of its own costs about
- * 300 ns, most of a tiny task's submission. A slab lives while any payload in it does, so at
- * most SLAB_BYTES are held for one small payload.
+ * 300 ns, most of a tiny task's submission, and the payload names its place in the slab rather
+ * than taking a view of it (a typed array each). A slab lives while any payload in it does, so
+ * at most SLAB_BYTES are held for one small payload.
  */
-function keep(bytes: Uint8Array): Uint8Array {
-  const length = bytes.length;
-  if (length > SLAB_COPY_LIMIT) return bytes.slice();
+function keep(bytes: Uint8Array, length: number): Encoded {
+  if (length > SLAB_COPY_LIMIT) return new Encoded(bytes.slice(0, length));
   if (slab.used + length > SLAB_BYTES) {
     slab.bytes = new Uint8Array(SLAB_BYTES);
     slab.used = 0;
   }
-  const kept = slab.bytes.subarray(slab.used, slab.used + length);
-  kept.set(bytes);
+  const { bytes: target, used } = slab;
+  if (length <= 64) { for (let i = 0; i < length; i++) target[used + i] = bytes[i]!; }
+  else target.set(bytes.subarray(0, length), used);
   slab.used += length;
-  return kept;
+  return new Encoded(target, used, length);
 }
