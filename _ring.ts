@@ -445,6 +445,7 @@ export class Ring {
       let at = 0;
       for (const piece of pieces) {
         if (piece > 0) {
+          at = align4(at); // as #planBatch placed it
           status = this.#putLocked(scratch, at, piece, false, evict);
           if (status !== PUT_DONE) break;
           added++;
@@ -519,9 +520,17 @@ export class Ring {
         i = end;
         continue;
       }
+      // 4-aligned, and with room for a whole last word, so that #putLocked copies it in words.
+      total = align4(total);
       const length = encoder.encodeLength(values[i], `${what}[${i}]`);
-      Ring.#reserveBatch(total + length);
-      Ring.#batch.set(encoder.buf.subarray(0, length), total);
+      Ring.#reserveBatch(total + align4(length));
+      const source = encoder.buf;
+      if (length <= 64) {
+        const batch = Ring.#batch;
+        for (let k = 0; k < length; k++) batch[total + k] = source[k]!;
+      } else {
+        Ring.#batch.set(source.subarray(0, length), total);
+      }
       pieces.push(length);
       total += length;
       i++;
@@ -981,12 +990,14 @@ export class Ring {
     if (start >= capacity) start -= capacity;
     const first = Math.min(length, capacity - start);
     const target = this.bytes;
-    if (numbers && length <= WORD_COPY_MAX_BYTES) {
-      // Numbers always come from the scratch block at a 4-aligned offset (see tryPut and
-      // tryPutMany), and a record's payload starts 4-aligned: copied a word at a time.
-      copyWords(this.words, start >> 2, Ring.#batch32, from >> 2, first >> 2);
+    if (bytes === Ring.#batch && length <= WORD_COPY_MAX_BYTES) {
+      // From the scratch block, where numbers (see tryPut) and a batch's records (see
+      // #planBatch) sit 4-aligned with room for a whole last word, to a payload that starts
+      // 4-aligned and is padded to 4 (a wrapped one's first part ends at the capacity, a
+      // multiple of 4): copied a word at a time.
+      copyWords(this.words, start >> 2, Ring.#batch32, from >> 2, align4(first) >> 2);
       if (first < length) {
-        copyWords(this.words, 0, Ring.#batch32, (from + first) >> 2, (length - first) >> 2);
+        copyWords(this.words, 0, Ring.#batch32, (from + first) >> 2, align4(length - first) >> 2);
       }
     } else if (first === length && length <= 32) {
       for (let i = 0; i < length; i++) target[start + i] = bytes[from + i]!;

@@ -28,6 +28,25 @@ Deno.test("Ring keeps records in order, whatever their size", async (t) => {
     assert.equal(ring.tryTake(), NOTHING);
   });
 
+  await t.step("batches of mixed records wrap around and grow the storage", () => {
+    const ring = Ring.create({ initialBytes: 64, maxBytes: 1 << 20 });
+    const expected: unknown[] = [];
+    for (let round = 0; round < 60; round++) {
+      // Odd lengths on both sides of the word-copy limit, objects, and runs of numbers.
+      const batch = [
+        "s".repeat((round * 37) % 1500),
+        { round, tag: "t".repeat(round % 7) },
+        round,
+        round + 0.5,
+        [round, "x".repeat(round % 5)],
+      ];
+      expected.push(...batch);
+      assert.equal(ring.tryPutMany(batch, false).added, batch.length);
+      for (let i = 0; i < 3; i++) assert.deepEqual(ring.tryTake(), expected.shift());
+    }
+    assert.deepEqual(ring.takeMany(), expected);
+  });
+
   await t.step("takeMany takes at most max, oldest first", () => {
     const ring = Ring.create();
     for (let i = 0; i < 10; i++) ring.tryPut(i, false);
