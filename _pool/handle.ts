@@ -36,8 +36,8 @@ export interface Handle {
   dead: boolean;
   /** True if replies wait in its reply ring (for the pump); false for processes. */
   hasReplies(): boolean;
-  /** Replies waiting in its reply ring, oldest first. */
-  takeReplies(): Reply[];
+  /** Reply records waiting in its reply ring, oldest first (read each with `readReply`). */
+  takeReplies(): unknown[];
   /** Sends `job`; "full" if it cannot take it now. */
   send(job: Job<Handle>): SendStatus;
   /**

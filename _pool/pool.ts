@@ -26,6 +26,7 @@ import {
   CANCEL_TIMEOUT,
   MODE_EACH,
   MODE_ONCE,
+  readReply,
   type Reply,
   REPLY_BY_MESSAGE,
   REPLY_CRASHED,
@@ -284,6 +285,8 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   readonly #onError: (error: unknown) => void;
   readonly #queue: Deque<Job<Handle>> = new Deque();
   readonly #workers: Handle[] = [];
+  /** The record #drainReplies reads each reply into. */
+  readonly #reply: Reply = { kind: 0, id: 0, value: undefined, runMs: 0 };
   readonly #functionIds = new Map<string, number>();
   /** Refs and sources of the function objects seen, for the next call with the same object. */
   readonly #functions = new WeakMap<Task, { ref: number; source: string }>();
@@ -799,9 +802,9 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     this.#draining = true;
     try {
       for (const worker of [...this.#workers]) {
-        for (const reply of worker.takeReplies()) {
+        for (const record of worker.takeReplies()) {
           any = true;
-          this.#onReply(worker, reply);
+          this.#onReply(worker, readReply(record, this.#reply));
         }
       }
     } finally {
@@ -811,14 +814,15 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     return any;
   }
 
+  /** Takes a reply's fields at once: `reply` may be the scratch record of #drainReplies. */
   #onReply(worker: Handle, reply: Reply): void {
     if (worker.dead) return;
-    const { kind, id, value } = reply;
+    const { kind, id, value, runMs } = reply;
     switch (kind) {
       case REPLY_OK:
       case REPLY_ERROR: {
         const job = worker.jobOf(id);
-        if (job !== undefined) this.#finish(worker, job, kind === REPLY_OK, value, reply.runMs);
+        if (job !== undefined) this.#finish(worker, job, kind === REPLY_OK, value, runMs);
         return;
       }
       case REPLY_BY_MESSAGE: {
@@ -826,7 +830,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
         if (job === undefined) return;
         worker.mailbox.receive(id).then((result) => {
           if (!worker.dead && worker.jobOf(id) === job) {
-            this.#finish(worker, job, true, fromWire(result), reply.runMs);
+            this.#finish(worker, job, true, fromWire(result), runMs);
           }
         });
         return;

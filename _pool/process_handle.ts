@@ -9,7 +9,7 @@ import { FrameReader, writeFrame } from "./frames.ts";
 import { type Handle, HandleBase, type HandleEvents, type SendStatus } from "./handle.ts";
 import { encodeArgs } from "./payload.ts";
 import type { Job } from "./job.ts";
-import { readReply, type Reply, REQUEST_CALL, requestRecord } from "./protocol.ts";
+import { readReply, REQUEST_CALL, requestRecord } from "./protocol.ts";
 
 /**
  * Deno permissions for a process worker, as `deno run` flags: `true` allows all, a list allows
@@ -143,7 +143,7 @@ export class ProcessHandle extends HandleBase implements Handle {
   }
 
   /** None: see hasReplies. */
-  takeReplies(): Reply[] {
+  takeReplies(): unknown[] {
     return [];
   }
 

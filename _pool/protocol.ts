@@ -102,10 +102,18 @@ export function replyRecord(kind: number, id: number, value: unknown, runMs = 0)
   return [kind, id, value, runMs];
 }
 
-/** The reply a ring record holds. */
-export function readReply(record: unknown): Reply {
+/**
+ * The reply a ring record holds, in a new record or written into `into` (a pool drains thousands
+ * of replies a second into one; whoever reads it takes its fields before reading another).
+ */
+export function readReply(record: unknown, into?: Reply): Reply {
   const [kind, id, value, runMs] = record as [number, number, unknown, number];
-  return { kind, id, value, runMs };
+  if (into === undefined) return { kind, id, value, runMs };
+  into.kind = kind;
+  into.id = id;
+  into.value = value;
+  into.runMs = runMs;
+  return into;
 }
 
 /** The arguments of a REQUEST_BY_MESSAGE task, by postMessage (after `toWire`). */

@@ -42,6 +42,10 @@ Deno.test("a request survives the codec as the same record", () => {
 Deno.test("a reply survives the codec as the same record", () => {
   const reply = readReply(decode(encode(replyRecord(REPLY_OK, 9, new Map([[1, "a"]]), 1.5))));
   assert.deepEqual(reply, { kind: REPLY_OK, id: 9, value: new Map([[1, "a"]]), runMs: 1.5 });
+  const into = { kind: -1, id: -1, value: null as unknown, runMs: -1 };
+  const again = readReply(decode(encode(replyRecord(REPLY_OK, 10, "x", 0.5))), into);
+  assert.equal(again, into, "read into the given record");
+  assert.deepEqual(into, { kind: REPLY_OK, id: 10, value: "x", runMs: 0.5 });
 });
 
 Deno.test("ringBell bumps the sequence only while the pump sleeps", () => {

@@ -16,9 +16,7 @@ import {
   MAX_PREFETCH,
   payloadTooLarge,
   type PoolWorkerInit,
-  readReply,
   RECORD_SLACK_BYTES,
-  type Reply,
   REQUEST_BY_MESSAGE,
   REQUEST_CALL,
   requestRecord,
@@ -276,10 +274,10 @@ export class WorkerHandle extends HandleBase implements Handle {
     return this.replies.length > 0;
   }
 
-  /** Replies waiting in the reply ring, oldest first. */
-  takeReplies(): Reply[] {
+  /** Reply records waiting in the reply ring, oldest first (read each with `readReply`). */
+  takeReplies(): unknown[] {
     if (this.replies.length === 0) return [];
-    return this.replies.takeMany().map(readReply);
+    return this.replies.takeMany();
   }
 
   /**
