@@ -191,6 +191,48 @@ export function copyWords(
   for (let i = 0; i < count; i++) target[to + i] = source[from + i]!;
 }
 
+/**
+ * A thread's scratch block for batch puts: the records are laid out here outside any lock, then
+ * copied to the ring under the tail lock. One per thread, like the codec's encoder; a batch put
+ * made while it is in use (by a getter of a value being encoded) gets a fresh one (`busy`), so
+ * that it cannot overwrite the batch being laid out.
+ */
+export class BatchScratch {
+  static #shared: BatchScratch | undefined;
+
+  /** The thread's scratch block, or a fresh one if the shared one is in use. */
+  static get(): BatchScratch {
+    const shared = BatchScratch.#shared ??= new BatchScratch(4096);
+    return shared.busy ? new BatchScratch(256) : shared;
+  }
+
+  bytes: Uint8Array;
+  /** 32-bit and float64 views of `bytes`. */
+  words: Uint32Array;
+  numbers: Float64Array;
+  busy = false;
+  /** The records laid out (see Ring's #planBatch), `count` of them; reused between batches. */
+  readonly pieces: number[] = [];
+  count = 0;
+
+  /** @param size Initial bytes, a multiple of 8. */
+  constructor(size: number) {
+    this.bytes = new Uint8Array(size);
+    this.words = new Uint32Array(this.bytes.buffer);
+    this.numbers = new Float64Array(this.bytes.buffer);
+  }
+
+  /** Grows the block to hold `length` bytes, keeping its content. */
+  reserve(length: number): void {
+    if (this.bytes.length >= length) return;
+    const grown = new Uint8Array(align8(Math.max(2 * this.bytes.length, length)));
+    grown.set(this.bytes);
+    this.bytes = grown;
+    this.words = new Uint32Array(grown.buffer);
+    this.numbers = new Float64Array(grown.buffer);
+  }
+}
+
 /** Rounds up to a multiple of 8. */
 export function align8(n: number): number {
   return (n + 7) & ~7;
@@ -212,9 +254,8 @@ export function align8(n: number): number {
  */
 export class Ring {
   /** This thread's scratch block for batch puts (see tryPutMany), and its float64 view. */
-  static #batch: Uint8Array = new Uint8Array(4096);
-  static #batch32: Uint32Array = new Uint32Array(Ring.#batch.buffer);
-  static #batch64: Float64Array = new Float64Array(Ring.#batch.buffer);
+  /** A single number's bytes (tryPut): apart from the batch scratch, which may be in use. */
+  static #one: BatchScratch = new BatchScratch(8);
 
   /**
    * Allocates a new ring.
@@ -394,8 +435,9 @@ export class Ring {
    */
   tryPut(value: unknown, evict: boolean, what = "value"): number {
     if (typeof value === "number") {
-      Ring.#batch64[0] = value;
-      return this.#putRecord(Ring.#batch, 8, true, evict);
+      const one = Ring.#one;
+      one.numbers[0] = value;
+      return this.#putRecord(one.bytes, 8, true, evict, one.words);
     }
     const encoder = Encoder.get();
     const length = encoder.encodeLength(value, what);
@@ -403,13 +445,19 @@ export class Ring {
   }
 
   /** Adds one record (a codec payload, or a block of numbers) under the tail lock. */
-  #putRecord(bytes: Uint8Array, length: number, numbers: boolean, evict: boolean): number {
+  #putRecord(
+    bytes: Uint8Array,
+    length: number,
+    numbers: boolean,
+    evict: boolean,
+    words?: Uint32Array,
+  ): number {
     const ctl = this.ctl;
     criticalLock(ctl, CTL_TAIL_LOCK);
     let status: number;
     try {
       this.#refreshViews();
-      status = this.#putLocked(bytes, 0, length, numbers, evict);
+      status = this.#putLocked(bytes, 0, length, numbers, evict, words);
     } finally {
       criticalUnlock(ctl, CTL_TAIL_LOCK); // growing storage may throw (out of memory)
     }
@@ -435,70 +483,89 @@ export class Ring {
     const maxItems = ctl[CTL_MAX_ITEMS]!;
     let blockItems = Math.min(BLOCK_MAX_ITEMS, (ctl[CTL_MAX_BYTES]! - 4) >> 3);
     if (maxItems > 0) blockItems = Math.min(blockItems, maxItems);
-    const pieces = Ring.#planBatch(values, blockItems, what);
-    const scratch = Ring.#batch;
+    const scratch = BatchScratch.get();
+    scratch.busy = true;
     let added = 0;
     let status = PUT_DONE;
-    criticalLock(ctl, CTL_TAIL_LOCK);
     try {
-      this.#refreshViews();
-      let at = 0;
-      for (const piece of pieces) {
-        if (piece > 0) {
-          at = align4(at); // as #planBatch placed it
-          status = this.#putLocked(scratch, at, piece, false, evict);
-          if (status !== PUT_DONE) break;
-          added++;
-          at += piece;
-          continue;
-        }
-        at = align8(at);
-        const count = -piece;
-        status = this.#putLocked(scratch, at, 8 * count, true, evict);
-        if (status === PUT_FULL && count > 1) {
-          // The block does not fit whole: add what does, so the caller learns how many did.
-          let i = 0;
-          while (i < count && this.#putLocked(scratch, at + 8 * i, 8, true, evict) === PUT_DONE) {
-            i++;
-          }
-          added += i;
-          break;
-        }
-        if (status !== PUT_DONE) break;
-        added += count;
-        at += 8 * count;
+      Ring.#planBatch(scratch, values, blockItems, what);
+      criticalLock(ctl, CTL_TAIL_LOCK);
+      try {
+        this.#refreshViews();
+        ({ added, status } = this.#putBatchLocked(scratch, evict));
+      } finally {
+        criticalUnlock(ctl, CTL_TAIL_LOCK);
       }
     } finally {
-      criticalUnlock(ctl, CTL_TAIL_LOCK);
+      scratch.busy = false;
     }
     if (added > 0) this.#notifyReaders(added);
     return { added, status };
   }
 
+  /** Under the tail lock: adds the records #planBatch laid out in `scratch`, in order. */
+  #putBatchLocked(scratch: BatchScratch, evict: boolean): { added: number; status: number } {
+    const { bytes, words, pieces } = scratch;
+    let added = 0;
+    let status = PUT_DONE;
+    let at = 0;
+    for (let p = 0; p < scratch.count; p++) {
+      const piece = pieces[p]!;
+      if (piece > 0) {
+        at = align4(at); // as #planBatch placed it
+        status = this.#putLocked(bytes, at, piece, false, evict, words);
+        if (status !== PUT_DONE) break;
+        added++;
+        at += piece;
+        continue;
+      }
+      at = align8(at);
+      const count = -piece;
+      status = this.#putLocked(bytes, at, 8 * count, true, evict, words);
+      if (status === PUT_FULL && count > 1) {
+        // The block does not fit whole: add what does, so the caller learns how many did.
+        let i = 0;
+        while (
+          i < count && this.#putLocked(bytes, at + 8 * i, 8, true, evict, words) === PUT_DONE
+        ) {
+          i++;
+        }
+        added += i;
+        break;
+      }
+      if (status !== PUT_DONE) break;
+      added += count;
+      at += 8 * count;
+    }
+    return { added, status };
+  }
+
   /**
-   * Outside any lock: writes every value into this thread's scratch block, runs of numbers as
-   * 8-aligned float64s, the rest encoded.
-   *
-   * @returns The records in order: a payload length, or minus the count of a block of numbers.
+   * Outside any lock: writes every value into `scratch`, runs of numbers as 8-aligned float64s,
+   * the rest encoded, and lists the records in `scratch.pieces` (`scratch.count` of them): a
+   * payload's length, or minus the count of a block of numbers.
    */
   static #planBatch(
+    scratch: BatchScratch,
     values: readonly unknown[] | NumberArray,
     blockItems: number,
     what: string,
-  ): number[] {
-    const pieces: number[] = [];
+  ): void {
+    const pieces = scratch.pieces;
+    let count = 0;
     let total = 0;
     if (!Array.isArray(values)) {
       // A typed array of numbers: blocks converted and copied by `set`, no loop in JavaScript.
       const numbers = values as NumberArray;
       for (let i = 0; i < numbers.length; i += blockItems) {
         const end = Math.min(numbers.length, i + blockItems);
-        Ring.#reserveBatch(total + 8 * (end - i));
-        Ring.#batch64.set(numbers.subarray(i, end), total >> 3);
-        pieces.push(i - end);
+        scratch.reserve(total + 8 * (end - i));
+        scratch.numbers.set(numbers.subarray(i, end), total >> 3);
+        pieces[count++] = i - end;
         total += 8 * (end - i);
       }
-      return pieces;
+      scratch.count = count;
+      return;
     }
     const encoder = Encoder.get();
     for (let i = 0; i < values.length;) {
@@ -506,8 +573,8 @@ export class Ring {
         // One pass: copy numbers until a value that is not one, or a full block.
         const limit = Math.min(values.length, i + blockItems);
         total = align8(total);
-        Ring.#reserveBatch(total + 8 * (limit - i));
-        const f64 = Ring.#batch64;
+        scratch.reserve(total + 8 * (limit - i));
+        const f64 = scratch.numbers;
         const shift = (total >> 3) - i;
         let end = i;
         for (; end < limit; end++) {
@@ -515,7 +582,7 @@ export class Ring {
           if (typeof value !== "number") break;
           f64[shift + end] = value;
         }
-        pieces.push(i - end);
+        pieces[count++] = i - end;
         total += 8 * (end - i);
         i = end;
         continue;
@@ -523,29 +590,19 @@ export class Ring {
       // 4-aligned, and with room for a whole last word, so that #putLocked copies it in words.
       total = align4(total);
       const length = encoder.encodeLength(values[i], `${what}[${i}]`);
-      Ring.#reserveBatch(total + align4(length));
+      scratch.reserve(total + align4(length));
       const source = encoder.buf;
+      const bytes = scratch.bytes;
       if (length <= 64) {
-        const batch = Ring.#batch;
-        for (let k = 0; k < length; k++) batch[total + k] = source[k]!;
+        for (let k = 0; k < length; k++) bytes[total + k] = source[k]!;
       } else {
-        Ring.#batch.set(source.subarray(0, length), total);
+        bytes.set(source.subarray(0, length), total);
       }
-      pieces.push(length);
+      pieces[count++] = length;
       total += length;
       i++;
     }
-    return pieces;
-  }
-
-  /** Grows this thread's scratch block to hold `length` bytes, keeping its content. */
-  static #reserveBatch(length: number): void {
-    if (Ring.#batch.length >= length) return;
-    const grown = new Uint8Array(align8(Math.max(2 * Ring.#batch.length, length)));
-    grown.set(Ring.#batch);
-    Ring.#batch = grown;
-    Ring.#batch32 = new Uint32Array(grown.buffer);
-    Ring.#batch64 = new Float64Array(grown.buffer);
+    scratch.count = count;
   }
 
   /**
@@ -974,6 +1031,7 @@ export class Ring {
     length: number,
     numbers: boolean,
     evict: boolean,
+    words?: Uint32Array,
   ): number {
     const ctl = this.ctl;
     const need = 4 + align4(length);
@@ -990,14 +1048,14 @@ export class Ring {
     if (start >= capacity) start -= capacity;
     const first = Math.min(length, capacity - start);
     const target = this.bytes;
-    if (bytes === Ring.#batch && length <= WORD_COPY_MAX_BYTES) {
-      // From the scratch block, where numbers (see tryPut) and a batch's records (see
-      // #planBatch) sit 4-aligned with room for a whole last word, to a payload that starts
-      // 4-aligned and is padded to 4 (a wrapped one's first part ends at the capacity, a
-      // multiple of 4): copied a word at a time.
-      copyWords(this.words, start >> 2, Ring.#batch32, from >> 2, align4(first) >> 2);
+    if (words !== undefined && length <= WORD_COPY_MAX_BYTES) {
+      // From a scratch block (`words` views `bytes`), where numbers and a batch's records sit
+      // 4-aligned with room for a whole last word, to a payload that starts 4-aligned and is
+      // padded to 4 (a wrapped one's first part ends at the capacity, a multiple of 4): copied
+      // a word at a time.
+      copyWords(this.words, start >> 2, words, from >> 2, align4(first) >> 2);
       if (first < length) {
-        copyWords(this.words, 0, Ring.#batch32, (from + first) >> 2, align4(length - first) >> 2);
+        copyWords(this.words, 0, words, (from + first) >> 2, align4(length - first) >> 2);
       }
     } else if (first === length && length <= 32) {
       for (let i = 0; i < length; i++) target[start + i] = bytes[from + i]!;

@@ -362,6 +362,21 @@ Deno.test("EvictingQueue batches: putMany, getMany, getManyAsync", async (t) => 
     assert.deepEqual(queue.flush(), [7, 8]);
   });
 
+  await t.step("a getter that puts while its batch is laid out leaves both batches whole", () => {
+    const outer = new EvictingQueue<unknown>();
+    const inner = new EvictingQueue<unknown>();
+    const sneaky = {
+      get value(): string {
+        inner.putMany(["a".repeat(40), 7, 8, { z: 1 }]);
+        inner.put(9);
+        return "outer";
+      },
+    };
+    outer.putMany([1, 2, "first string here", sneaky, 3.5, "last"]);
+    assert.deepEqual(outer.flush(), [1, 2, "first string here", { value: "outer" }, 3.5, "last"]);
+    assert.deepEqual(inner.flush(), ["a".repeat(40), 7, 8, { z: 1 }, 9]);
+  });
+
   await t.step("typed arrays of numbers go in bulk; bigint arrays as bigints", () => {
     const queue = new EvictingQueue<number | bigint>(3000);
     queue.putMany(Float64Array.of(0.5, -0, NaN));
