@@ -701,12 +701,14 @@ export class Ring {
    * Removes the oldest value, blocking until there is one.
    *
    * @param timeout Milliseconds to wait at most; no limit if undefined.
+   * @param poll Whether to poll a few microseconds before sleeping (SPIN_POLLS): not on one
+   * core, where the thread that would put cannot run while this one polls.
    * @returns The value, ENDED if stopped and drained, TIMED_OUT on timeout.
    */
-  take(timeout?: number): unknown {
+  take(timeout?: number, poll = true): unknown {
     const first = this.#tryTake(); // the common case, without the waiting loop's closure
     if (first !== NOTHING) return first;
-    return this.#takeWaiting(() => this.#tryTake(), timeout);
+    return this.#takeWaiting(() => this.#tryTake(), timeout, poll);
   }
 
   /**
@@ -716,7 +718,7 @@ export class Ring {
    * @returns The values (at least one), ENDED if stopped and drained, TIMED_OUT on timeout.
    */
   takeBatch(max: number, timeout?: number): unknown[] | typeof ENDED | typeof TIMED_OUT {
-    return this.#takeWaiting(() => this.#tryTakeBatch(max), timeout) as
+    return this.#takeWaiting(() => this.#tryTakeBatch(max), timeout, true) as
       | unknown[]
       | typeof ENDED
       | typeof TIMED_OUT;
@@ -745,12 +747,12 @@ export class Ring {
   }
 
   /** Calls `grab` until it returns something, sleeping while the ring is empty. */
-  #takeWaiting(grab: () => unknown, timeout: number | undefined): unknown {
+  #takeWaiting(grab: () => unknown, timeout: number | undefined, poll: boolean): unknown {
     const deadline = deadlineOf(timeout);
     for (;;) {
       const result = grab();
       if (result !== NOTHING) return result;
-      if (this.#spinWhileEmpty()) continue;
+      if (poll && this.#spinWhileEmpty()) continue;
       const state = this.#registerUnlessReadable(deadline);
       if (state === MUST_WAIT) {
         try {

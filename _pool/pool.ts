@@ -402,10 +402,12 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
         return false;
       },
       // Poll only while the threads at work (busy workers, and this one) fit in the cores, or
-      // while tasks are so short that the workers wait for this thread more than they work.
+      // while tasks are so short that the workers wait for this thread more than they work;
+      // never on one core, where no worker runs while this thread polls.
       worthPolling: () =>
-        Math.min(this.#inflight, this.#workers.length) + 1 <= this.#cores ||
-        this.#prefetch.shortAhead,
+        this.#cores > 1 &&
+        (Math.min(this.#inflight, this.#workers.length) + 1 <= this.#cores ||
+          this.#prefetch.shortAhead),
     });
     this.#prefetch = new PrefetchDepth(this.#pump.bell);
     this.#events = {

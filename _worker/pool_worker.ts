@@ -92,6 +92,8 @@ export class PoolWorker {
   /** Arguments that came by postMessage (REQUEST_BY_MESSAGE). */
   readonly mailbox: Mailbox = new Mailbox();
   module: Record<string, unknown> | undefined;
+  /** Whether to poll for the next request before sleeping: not on one core (see loop). */
+  readonly poll: boolean = (navigator.hardwareConcurrency ?? 1) > 1;
   /** Whether few requests are left (BELL_HUNGRY_AT): a napping pump must refill them now. */
   readonly hungry = (): boolean => this.requests.length <= Atomics.load(this.bell, BELL_HUNGRY_AT);
   /** Start each task from a macrotask (see PoolWorkerInit.macrotaskTurns). */
@@ -281,8 +283,9 @@ export class PoolWorker {
       // caller awaiting one task at a time sends the next within them. Polling longer (0.1 ms
       // here before) only paid off as a tail: the kernel often runs the worker it wakes on the
       // sender's core, where the poll then keeps the sender off that core (p99 115-159 us
-      // against 58-66 without, bench/pool_latency.ts; bursts and efficiency unchanged).
-      const record = this.requests.take();
+      // against 58-66 without, bench/pool_latency.ts; bursts and efficiency unchanged). On one
+      // core it does not poll at all: the sender cannot run meanwhile.
+      const record = this.requests.take(undefined, this.poll);
       if (record === ENDED) return;
       await this.runRequest(record);
     }
@@ -297,7 +300,7 @@ export class PoolWorker {
     return new Promise((resolve, reject) => {
       const turn = (): void => {
         try {
-          const record = this.requests.take();
+          const record = this.requests.take(undefined, this.poll);
           if (record === ENDED) return resolve();
           this.runRequest(record).then(() => nextMacrotask(turn), reject);
         } catch (error) {
