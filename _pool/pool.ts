@@ -404,6 +404,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
       // Poll only while the threads at work (busy workers, and this one) fit in the cores, or
       // while tasks are so short that the workers wait for this thread more than they work;
       // never on one core, where no worker runs while this thread polls.
+      queuedInWorkers: () => this.#inflight > this.#workers.length,
       worthPolling: () =>
         this.#cores > 1 &&
         (Math.min(this.#inflight, this.#workers.length) + 1 <= this.#cores ||

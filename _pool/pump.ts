@@ -27,6 +27,13 @@ export interface PumpSource {
    * workers as cores, or squeezed onto one core, the very core a worker needs).
    */
   worthPolling(): boolean;
+  /**
+   * True while more tasks are in flight than there are workers to run them: replies then come
+   * one after another, and a nap (BELL_NAPPING) collects several per wake-up. With fewer, a
+   * reply frees a worker with nothing queued and its caller waits for it: a nap would only
+   * delay it (by up to BELL_NAP_MS).
+   */
+  queuedInWorkers(): boolean;
 }
 
 /** Receives replies for one pool. */
@@ -41,6 +48,11 @@ export class ReplyPump {
 
   constructor(source: PumpSource) {
     this.#source = source;
+  }
+
+  /** Whether the pump runs (until no task is in flight). */
+  get running(): boolean {
+    return this.#running;
   }
 
   /** Starts the pump unless it runs. */
@@ -90,7 +102,7 @@ export class ReplyPump {
         // check sees it and bumps BELL_SEQ, and the wait below returns at once (Dekker, see
         // _ring.ts). While replies come fast the pump naps instead: no worker rings, and the
         // nap's end drains what came meanwhile (see BELL_NAPPING).
-        const napping = this.#napping;
+        const napping = this.#napping && source.queuedInWorkers();
         Atomics.store(bell, BELL_WAITING, napping ? BELL_NAPPING : BELL_ASLEEP);
         const seq = Atomics.load(bell, BELL_SEQ);
         if (source.drainReplies() || source.inflight() === 0) {
