@@ -293,6 +293,8 @@ export class Ring {
   #out: Uint8Array = new Uint8Array(256);
   #out32: Uint32Array = new Uint32Array(this.#out.buffer);
   #out64: Float64Array = new Float64Array(this.#out.buffer);
+  /** takeMany's list of pieces (see there). */
+  readonly #pieces: number[] = [];
   #waitSeq = 0;
   #seenPushed = 0;
   #seenEpoch = -1;
@@ -798,8 +800,10 @@ export class Ring {
   takeMany(max = Infinity): unknown[] {
     const ctl = this.ctl;
     // What was copied to the scratch buffer, each piece at an 8-aligned offset: a payload
-    // length, or minus a count of numbers.
-    const pieces: number[] = [];
+    // length, or minus a count of numbers. One list per ring, reused: decoding runs no code of
+    // the caller's, so no other takeMany of this ring runs before this one is done with it.
+    const pieces = this.#pieces;
+    pieces.length = 0;
     let taken = 0;
     let total = 0;
     criticalLock(ctl, CTL_HEAD_LOCK);

@@ -18,6 +18,9 @@ export interface HandleEvents {
   onReply(handle: Handle, reply: Reply): void;
 }
 
+/** What takeReplies returns when there is none: one frozen array, not a new one per poll. */
+export const NO_REPLIES: readonly unknown[] = Object.freeze([]);
+
 /** One worker of a pool. */
 export interface Handle {
   /** Jobs sent to the worker, in order; the first may be running, the rest wait for it. */
@@ -37,7 +40,7 @@ export interface Handle {
   /** True if replies wait in its reply ring (for the pump); false for processes. */
   hasReplies(): boolean;
   /** Reply records waiting in its reply ring, oldest first (read each with `readReply`). */
-  takeReplies(): unknown[];
+  takeReplies(): readonly unknown[];
   /** Sends `job`; "full" if it cannot take it now. */
   send(job: Job<Handle>): SendStatus;
   /**

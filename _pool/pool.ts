@@ -397,8 +397,9 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
       inflight: () => this.#inflight,
       drainReplies: () => this.#drainReplies(),
       hasReplies: () => {
-        // Called in the pump's poll loop: a plain loop, no closure per call.
-        for (const worker of this.#workers) if (worker.hasReplies()) return true;
+        // Called in the pump's poll loop: an indexed loop, without an iterator per call.
+        const workers = this.#workers;
+        for (let i = 0; i < workers.length; i++) if (workers[i]!.hasReplies()) return true;
         return false;
       },
       // Poll only while the threads at work (busy workers, and this one) fit in the cores, or
@@ -449,7 +450,10 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   /** Tasks not started: queued here, or sent ahead to a worker busy with another. */
   #waiting(): number {
     let waiting = this.#queue.length;
-    for (const worker of this.#workers) if (worker.load > 1) waiting += worker.load - 1;
+    const workers = this.#workers;
+    for (let i = 0; i < workers.length; i++) {
+      if (workers[i]!.load > 1) waiting += workers[i]!.load - 1;
+    }
     return waiting;
   }
 
@@ -767,7 +771,10 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
    */
   #pickWorker(): Handle | undefined {
     let best: Handle | undefined;
-    for (const worker of this.#workers) {
+    // Indexed: called once or more per task, and an iterator per call feeds the scavenger.
+    const workers = this.#workers;
+    for (let i = 0; i < workers.length; i++) {
+      const worker = workers[i]!;
       // A worker due for recycling takes no more than its remaining tasks.
       if (worker.finished + worker.load >= this.#maxTasksPerWorker) continue;
       if (worker.load === 0) return worker;
@@ -804,7 +811,12 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     // requests in one batch (see #finish).
     this.#draining = true;
     try {
-      for (const worker of [...this.#workers]) {
+      // By index over the workers there were: a reply may retire its worker (a crash), which
+      // takes it out of the list, and the workers after it are then still drained.
+      const workers = this.#workers;
+      for (let i = workers.length - 1; i >= 0; i--) {
+        const worker = workers[i];
+        if (worker === undefined) continue;
         for (const record of worker.takeReplies()) {
           any = true;
           this.#onReply(worker, readReply(record, this.#reply));
@@ -910,7 +922,9 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   /** An idle worker takes a waiting job from the busiest other worker. */
   #stealFor(idle: Handle): void {
     let busiest: Handle | undefined;
-    for (const worker of this.#workers) {
+    const workers = this.#workers;
+    for (let i = 0; i < workers.length; i++) {
+      const worker = workers[i]!;
       if (worker !== idle && worker.load >= 2 && (busiest?.load ?? 1) < worker.load) {
         busiest = worker;
       }

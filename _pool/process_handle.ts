@@ -6,7 +6,13 @@
 
 import { decode, encode } from "../_codec.ts";
 import { FrameReader, writeFrame } from "./frames.ts";
-import { type Handle, HandleBase, type HandleEvents, type SendStatus } from "./handle.ts";
+import {
+  type Handle,
+  HandleBase,
+  type HandleEvents,
+  NO_REPLIES,
+  type SendStatus,
+} from "./handle.ts";
 import { encodeArgs } from "./payload.ts";
 import type { Job } from "./job.ts";
 import { readReply, REQUEST_CALL, requestRecord } from "./protocol.ts";
@@ -143,8 +149,8 @@ export class ProcessHandle extends HandleBase implements Handle {
   }
 
   /** None: see hasReplies. */
-  takeReplies(): unknown[] {
-    return [];
+  takeReplies(): readonly unknown[] {
+    return NO_REPLIES;
   }
 
   /** Writes `job` to the process's stdin. */

@@ -46,8 +46,12 @@ export class ReplyPump {
   /** Whether the next sleep is a nap (replies came fast: see BELL_NAPPING). */
   #napping = false;
 
+  /** `source.hasReplies`, made once: the poll loop would make a closure per call. */
+  readonly #hasReplies: () => boolean;
+
   constructor(source: PumpSource) {
     this.#source = source;
+    this.#hasReplies = () => source.hasReplies();
   }
 
   /** Whether the pump runs (until no task is in flight). */
@@ -91,7 +95,7 @@ export class ReplyPump {
           continue;
         }
         const polling = source.worthPolling();
-        if (polling && pollFor(() => source.hasReplies())) continue;
+        if (polling && pollFor(this.#hasReplies)) continue;
         // No reply yet: check between event-loop turns for a while, then sleep.
         if (Number.isNaN(idleSince)) idleSince = performance.now();
         if (polling && performance.now() - idleSince < YIELD_POLL_MS) {

@@ -8,7 +8,13 @@ import { unrefTimer } from "../_futex.ts";
 import { endWorker, spawnWorker } from "../_spawn.ts";
 import type { WorkerLike } from "../_node_thread.ts";
 import type { Job } from "./job.ts";
-import { type Handle, HandleBase, type HandleEvents, type SendStatus } from "./handle.ts";
+import {
+  type Handle,
+  HandleBase,
+  type HandleEvents,
+  NO_REPLIES,
+  type SendStatus,
+} from "./handle.ts";
 import { encodeArgs } from "./payload.ts";
 import {
   type ArgsMessage,
@@ -275,8 +281,8 @@ export class WorkerHandle extends HandleBase implements Handle {
   }
 
   /** Reply records waiting in the reply ring, oldest first (read each with `readReply`). */
-  takeReplies(): unknown[] {
-    if (this.replies.length === 0) return [];
+  takeReplies(): readonly unknown[] {
+    if (this.replies.length === 0) return NO_REPLIES;
     return this.replies.takeMany();
   }
 
