@@ -36,6 +36,25 @@ export const TAG_ENCODED = 21;
 /** Strings up to this length are tried as ASCII by hand; TextEncoder wins beyond it. */
 export const ASCII_FAST_LIMIT = 64;
 
+/** Copies up to this many bytes go byte by byte: a view for `set` costs more (a typed array each). */
+export const SMALL_COPY_BYTES = 64;
+
+/** Copies `length` bytes of `source`, from `from`, into `target` at `to`. */
+export function copyBytes(
+  target: Uint8Array,
+  to: number,
+  source: Uint8Array,
+  from: number,
+  length: number,
+): void {
+  if (length <= SMALL_COPY_BYTES) {
+    for (let i = 0; i < length; i++) target[to + i] = source[from + i]!;
+  } else {
+    const whole = from === 0 && length === source.length;
+    target.set(whole ? source : source.subarray(from, from + length), to);
+  }
+}
+
 /**
  * A value encoded earlier, embedded as is in a larger encoding (pool tasks encode their arguments
  * when submitted, then travel inside a request record). It decodes as the value it holds, with
@@ -384,16 +403,7 @@ export class Encoder {
     this.tag(TAG_ENCODED);
     this.u32(length);
     this.ensure(length);
-    const buf = this.buf;
-    const at = this.pos;
-    if (length <= 64) {
-      for (let i = 0; i < length; i++) buf[at + i] = bytes[offset + i]!;
-    } else {
-      buf.set(
-        offset === 0 && length === bytes.length ? bytes : bytes.subarray(offset, offset + length),
-        at,
-      );
-    }
+    copyBytes(this.buf, this.pos, bytes, offset, length);
     this.pos += length;
   }
 

@@ -21,7 +21,7 @@
 // This file is part of the worker bundle (see _bundle.ts): keep every module-level binding
 // exported.
 
-import { Decoder, Encoder } from "./_codec.ts";
+import { copyBytes, Decoder, Encoder } from "./_codec.ts";
 import {
   criticalLock,
   criticalUnlock,
@@ -593,13 +593,7 @@ export class Ring {
       total = align4(total);
       const length = encoder.encodeLength(values[i], `${what}[${i}]`);
       scratch.reserve(total + align4(length));
-      const source = encoder.buf;
-      const bytes = scratch.bytes;
-      if (length <= 64) {
-        for (let k = 0; k < length; k++) bytes[total + k] = source[k]!;
-      } else {
-        bytes.set(source.subarray(0, length), total);
-      }
+      copyBytes(scratch.bytes, total, encoder.buf, 0, length);
       pieces[count++] = length;
       total += length;
       i++;
@@ -1063,11 +1057,9 @@ export class Ring {
       if (first < length) {
         copyWords(this.words, 0, words, (from + first) >> 2, align4(length - first) >> 2);
       }
-    } else if (first === length && length <= 32) {
-      for (let i = 0; i < length; i++) target[start + i] = bytes[from + i]!;
     } else {
-      target.set(bytes.subarray(from, from + first), start);
-      if (first < length) target.set(bytes.subarray(from + first, from + length), 0);
+      copyBytes(target, start, bytes, from, first);
+      if (first < length) copyBytes(target, 0, bytes, from + first, length - first);
     }
     ctl[CTL_LAST] = tail;
     const next = tail + need;

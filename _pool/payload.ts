@@ -3,7 +3,7 @@
 // size limit and the two ways shared memory can go (by postMessage to a thread, not at all to a
 // process).
 
-import { Encoded, Encoder, UncloneableError } from "../_codec.ts";
+import { copyBytes, Encoded, Encoder, UncloneableError } from "../_codec.ts";
 import { toWire } from "../_shareable.ts";
 import type { Handle } from "./handle.ts";
 import type { Job } from "./job.ts";
@@ -77,8 +77,7 @@ function keep(bytes: Uint8Array, length: number): Encoded {
     slab.used = 0;
   }
   const { bytes: target, used } = slab;
-  if (length <= 64) { for (let i = 0; i < length; i++) target[used + i] = bytes[i]!; }
-  else target.set(bytes.subarray(0, length), used);
+  copyBytes(target, used, bytes, 0, length);
   slab.used += length;
   return new Encoded(target, used, length);
 }

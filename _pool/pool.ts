@@ -402,10 +402,10 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
         for (let i = 0; i < workers.length; i++) if (workers[i]!.hasReplies()) return true;
         return false;
       },
+      queuedInWorkers: () => this.#inflight > this.#workers.length,
       // Poll only while the threads at work (busy workers, and this one) fit in the cores, or
       // while tasks are so short that the workers wait for this thread more than they work;
       // never on one core, where no worker runs while this thread polls.
-      queuedInWorkers: () => this.#inflight > this.#workers.length,
       worthPolling: () =>
         this.#cores > 1 &&
         (Math.min(this.#inflight, this.#workers.length) + 1 <= this.#cores ||
@@ -811,8 +811,9 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     // requests in one batch (see #finish).
     this.#draining = true;
     try {
-      // By index over the workers there were: a reply may retire its worker (a crash), which
-      // takes it out of the list, and the workers after it are then still drained.
+      // By index, from the last worker to the first: a reply may retire its worker (a crash),
+      // taking it out of the list, and the workers not drained yet (those before it) keep
+      // their places.
       const workers = this.#workers;
       for (let i = workers.length - 1; i >= 0; i--) {
         const worker = workers[i];
