@@ -36,6 +36,9 @@ export const TAG_ENCODED = 21;
 /** Strings up to this length are tried as ASCII by hand; TextEncoder wins beyond it. */
 export const ASCII_FAST_LIMIT = 64;
 
+/** Slots of the decoder's reference list kept between decodes (see Decoder.refs). */
+export const REFS_KEEP_MAX = 1024;
+
 /** Copies up to this many bytes go byte by byte: a view for `set` costs more (a typed array each). */
 export const SMALL_COPY_BYTES = 64;
 
@@ -550,7 +553,16 @@ export class Decoder {
   view: DataView = new DataView(this.buf.buffer);
   pos = 0;
   busy = false;
-  refs: unknown[] = [];
+  /**
+   * The values a TAG_REF can point back to: slots from `refBase` (an embedded encoding's scope
+   * starts there) to `refCount`. The array is reused: truncating it after each decode would free
+   * its storage and make the next decode allocate it again (about 150 bytes a decode). Slots are
+   * cleared after each decode, up to `refTop`, so that no decoded value stays reachable.
+   */
+  readonly refs: unknown[] = [];
+  refCount = 0;
+  refBase = 0;
+  refTop = 0;
 
   /**
    * Decodes one value from `bytes`.
@@ -580,8 +592,25 @@ export class Decoder {
       return this.read();
     } finally {
       this.busy = false;
-      if (this.refs.length > 0) this.refs.length = 0;
+      this.#clearRefs();
     }
+  }
+
+  /** Records a value a later TAG_REF may point to; returns its slot. */
+  addRef(value: unknown): number {
+    const slot = this.refCount++;
+    this.refs[slot] = value;
+    return slot;
+  }
+
+  #clearRefs(): void {
+    const refs = this.refs;
+    const top = Math.max(this.refTop, this.refCount);
+    if (top > REFS_KEEP_MAX) refs.length = 0; // a huge graph's slots are not kept for good
+    else for (let i = 0; i < top; i++) refs[i] = undefined;
+    this.refCount = 0;
+    this.refBase = 0;
+    this.refTop = 0;
   }
 
   u32(): number {
@@ -627,11 +656,11 @@ export class Decoder {
       case TAG_DATE: {
         const date = new Date(this.view.getFloat64(this.pos, true));
         this.pos += 8;
-        this.refs.push(date);
+        this.addRef(date);
         return date;
       }
       case TAG_REGEXP: {
-        const index = this.refs.push(undefined) - 1;
+        const index = this.addRef(undefined);
         const regexp = new RegExp(this.string(), this.string());
         this.refs[index] = regexp;
         return regexp;
@@ -646,21 +675,25 @@ export class Decoder {
         const length = this.u32();
         const buffer = this.buf.slice(this.pos, this.pos + length).buffer;
         this.pos += length;
-        this.refs.push(buffer);
+        this.addRef(buffer);
         return buffer;
       }
       case TAG_VIEW:
         return this.arrayView();
       case TAG_REF:
-        return this.refs[this.u32()];
+        return this.refs[this.refBase + this.u32()];
       case TAG_ENCODED: {
+        // Its own scope: its references count from 0, and the outer ones resume after it.
         this.pos += 4;
-        const outer = this.refs;
-        this.refs = [];
+        const base = this.refBase;
+        const count = this.refCount;
+        this.refBase = count;
         try {
           return this.read();
         } finally {
-          this.refs = outer;
+          this.refTop = Math.max(this.refTop, this.refCount);
+          this.refBase = base;
+          this.refCount = count;
         }
       }
       default:
@@ -688,14 +721,14 @@ export class Decoder {
     const length = this.u32();
     const out = new Array<number>(length);
     for (let i = 0; i < length; i++, this.pos += 8) out[i] = this.view.getFloat64(this.pos, true);
-    this.refs.push(out);
+    this.addRef(out);
     return out;
   }
 
   array(): unknown[] {
     const length = this.u32();
     const out = new Array<unknown>(length);
-    this.refs.push(out);
+    this.addRef(out);
     for (let i = 0; i < length; i++) {
       if (this.buf[this.pos] === TAG_HOLE) {
         this.pos++;
@@ -709,7 +742,7 @@ export class Decoder {
   plain(): Record<string, unknown> {
     const count = this.u32();
     const out: Record<string, unknown> = {};
-    this.refs.push(out);
+    this.addRef(out);
     for (let i = 0; i < count; i++) {
       const key = this.string();
       out[key] = this.read();
@@ -720,7 +753,7 @@ export class Decoder {
   map(): Map<unknown, unknown> {
     const size = this.u32();
     const out = new Map();
-    this.refs.push(out);
+    this.addRef(out);
     for (let i = 0; i < size; i++) {
       const key = this.read();
       out.set(key, this.read());
@@ -731,13 +764,13 @@ export class Decoder {
   set(): Set<unknown> {
     const size = this.u32();
     const out = new Set();
-    this.refs.push(out);
+    this.addRef(out);
     for (let i = 0; i < size; i++) out.add(this.read());
     return out;
   }
 
   error(): Error {
-    const index = this.refs.push(undefined) - 1;
+    const index = this.addRef(undefined);
     const name = this.string();
     const message = this.string();
     const stack = this.read() as string | undefined;
@@ -763,7 +796,7 @@ export class Decoder {
     const View = viewConstructor(kind);
     const length = byteLength / (View.BYTES_PER_ELEMENT ?? 1);
     const view = new View(buffer, 0, length);
-    this.refs.push(view);
+    this.addRef(view);
     return view;
   }
 }

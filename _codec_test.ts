@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { decode, encode, UncloneableError } from "./_codec.ts";
+import { decode, Decoder, encode, Encoded, UncloneableError } from "./_codec.ts";
 import { QueueTimeout, WorkerCrashed } from "./_errors.ts";
 import { Event } from "./sync.ts";
 
@@ -120,6 +120,32 @@ Deno.test("codec round-trips every structured-cloneable kind", async (t) => {
     assert.deepEqual(again, [{ id: 39 }, { id: 0 }]);
     const small = roundTrip([objects[1], [objects[1]]]) as unknown[];
     assert.equal((small[1] as unknown[])[0], small[0]);
+  });
+
+  await t.step("an embedded encoding keeps its own references, and the outer ones go on", () => {
+    const inner = { x: 1 };
+    const embedded = new Encoded(encode([inner, { y: 2 }, inner]).slice());
+    const outer = { z: 3 };
+    const back = roundTrip([outer, embedded, [outer], embedded]) as unknown[][];
+    assert.deepEqual(back, [{ z: 3 }, [{ x: 1 }, { y: 2 }, { x: 1 }], [{ z: 3 }], [
+      { x: 1 },
+      { y: 2 },
+      { x: 1 },
+    ]]);
+    assert.equal(back[1]![2], back[1]![0]);
+    assert.equal(back[2]![0], back[0]); // a reference after the embedding: to the outer object
+    assert.notEqual(back[3], back[1]); // each embedding decodes anew
+    assert.equal(back[3]![2], back[3]![0]);
+  });
+
+  await t.step("a decode leaves no decoded value reachable from the shared decoder", () => {
+    const big = { payload: new Uint8Array(1024), list: [{ a: 1 }, { b: new Date(0) }] };
+    roundTrip([big, big]);
+    const decoder = Decoder.get();
+    assert.equal(decoder.refs.every((slot) => slot === undefined), true);
+    // A graph of thousands of objects: its slots are given back, not kept for the next decode.
+    roundTrip(Array.from({ length: 2000 }, (_, i) => ({ i })));
+    assert.equal(decoder.refs.length, 0);
   });
 });
 
