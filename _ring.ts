@@ -92,6 +92,9 @@ export const LENGTH_MASK = 0x7fffffff;
 /** Most numbers in one block: a longer run is split, so that a block stays cheap to evict. */
 export const BLOCK_MAX_ITEMS = 1024;
 
+/** Entries of takeMany's list of pieces kept between calls. */
+export const PIECES_KEEP_MAX = 1024;
+
 /** Default ceiling of a ring's byte storage: reserved address space, not memory. */
 export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_INITIAL_BYTES = 4096;
@@ -796,8 +799,9 @@ export class Ring {
     // What was copied to the scratch buffer, each piece at an 8-aligned offset: a payload
     // length, or minus a count of numbers. One list per ring, reused: decoding runs no code of
     // the caller's, so no other takeMany of this ring runs before this one is done with it.
+    // Counted, not truncated: `length = 0` would free its storage, to be made again next time.
     const pieces = this.#pieces;
-    pieces.length = 0;
+    let count = 0;
     let taken = 0;
     let total = 0;
     criticalLock(ctl, CTL_HEAD_LOCK);
@@ -806,7 +810,7 @@ export class Ring {
       while (taken < max && this.#available() > 0) {
         total = align8(total);
         const piece = this.#takeHeadLocked(total, max - taken);
-        pieces.push(piece);
+        pieces[count++] = piece;
         if (piece > 0) {
           total += piece;
           taken++;
@@ -824,7 +828,8 @@ export class Ring {
     const out64 = this.#out64;
     let at = 0;
     let k = 0;
-    for (const piece of pieces) {
+    for (let p = 0; p < count; p++) {
+      const piece = pieces[p]!;
       at = align8(at);
       if (piece > 0) {
         values[k++] = Decoder.get().decodeAt(out, at);
@@ -834,6 +839,7 @@ export class Ring {
         at -= 8 * piece;
       }
     }
+    if (count > PIECES_KEEP_MAX) pieces.length = 0; // a huge batch's list is not kept for good
     return values;
   }
 
