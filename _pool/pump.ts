@@ -36,6 +36,13 @@ export interface PumpSource {
   queuedInWorkers(): boolean;
 }
 
+/** What the pump's synchronous part (`#step`) leaves to do. */
+const DONE = 0;
+/** Check again after one event-loop turn. */
+const YIELD = 1;
+/** Sleep on the bell (`#sleepSeq`, `#sleepNapping`). */
+const SLEEP = 2;
+
 /** Receives replies for one pool. */
 export class ReplyPump {
   /** The doorbell workers ring after a reply (see BELL_* in protocol.ts). */
@@ -45,13 +52,35 @@ export class ReplyPump {
   #running = false;
   /** Whether the next sleep is a nap (replies came fast: see BELL_NAPPING). */
   #napping = false;
+  /** When the pump last found no reply after a drain (NaN: it found one since). */
+  #idleSince = NaN;
+  /** The BELL_SEQ value `#step` saw before it chose SLEEP. */
+  #sleepSeq = 0;
+  /** Whether that sleep is a nap. */
+  #sleepNapping = false;
 
   /** `source.hasReplies`, made once: the poll loop would make a closure per call. */
   readonly #hasReplies: () => boolean;
+  /**
+   * The pump's first turn, made once. A sequential caller starts the pump for every task, and
+   * its reply is usually there before the first poll ends: that turn runs as a plain function,
+   * and only a pump that must wait enters the async loop (whose frame and promise are made per
+   * start).
+   */
+  readonly #firstTurn: () => void;
 
   constructor(source: PumpSource) {
     this.#source = source;
     this.#hasReplies = () => source.hasReplies();
+    this.#firstTurn = () => {
+      let next = DONE;
+      try {
+        next = this.#step();
+      } finally {
+        if (next === DONE) this.#stopped();
+      }
+      if (next !== DONE) void this.#waitLoop(next);
+    };
   }
 
   /** Whether the pump runs (until no task is in flight). */
@@ -66,7 +95,8 @@ export class ReplyPump {
     // (a burst of submissions would wait on the first, and a reply drained that early would
     // free a worker in the middle of the caller's loop).
     this.#running = true;
-    queueMicrotask(() => this.#run());
+    this.#idleSince = NaN;
+    queueMicrotask(this.#firstTurn);
   }
 
   /** Wakes the pump if it sleeps (a task finished or was taken back without a reply). */
@@ -83,48 +113,70 @@ export class ReplyPump {
     if (Atomics.load(this.bell, BELL_WAITING) !== 0) this.wake();
   }
 
-  async #run(): Promise<void> {
-    this.#running = true;
+  /**
+   * Drains and polls without waiting, while any task is in flight.
+   *
+   * @returns DONE (none in flight), YIELD, or SLEEP (BELL_WAITING is set: sleep on #sleepSeq).
+   */
+  #step(): number {
     const bell = this.bell;
     const source = this.#source;
-    let idleSince = NaN;
+    while (source.inflight() > 0) {
+      if (source.drainReplies()) {
+        this.#idleSince = NaN;
+        continue;
+      }
+      const polling = source.worthPolling();
+      if (polling && pollFor(this.#hasReplies)) continue;
+      // No reply yet: check between event-loop turns for a while, then sleep.
+      if (Number.isNaN(this.#idleSince)) this.#idleSince = performance.now();
+      if (polling && performance.now() - this.#idleSince < YIELD_POLL_MS) return YIELD;
+      // BELL_WAITING: 0 -> ASLEEP before the last check, so a worker that replies after the
+      // check sees it and bumps BELL_SEQ, and the wait returns at once (Dekker, see _ring.ts).
+      // While replies come fast the pump naps instead: no worker rings, and the nap's end
+      // drains what came meanwhile (see BELL_NAPPING).
+      const napping = this.#napping && source.queuedInWorkers();
+      Atomics.store(bell, BELL_WAITING, napping ? BELL_NAPPING : BELL_ASLEEP);
+      const seq = Atomics.load(bell, BELL_SEQ);
+      if (source.drainReplies() || source.inflight() === 0) {
+        Atomics.store(bell, BELL_WAITING, 0);
+        continue;
+      }
+      this.#sleepSeq = seq;
+      this.#sleepNapping = napping;
+      return SLEEP;
+    }
+    return DONE;
+  }
+
+  /** Waits as `#step` said (YIELD or SLEEP), then steps again, until no task is in flight. */
+  async #waitLoop(next: number): Promise<void> {
+    const bell = this.bell;
     try {
-      while (source.inflight() > 0) {
-        if (source.drainReplies()) {
-          idleSince = NaN;
-          continue;
-        }
-        const polling = source.worthPolling();
-        if (polling && pollFor(this.#hasReplies)) continue;
-        // No reply yet: check between event-loop turns for a while, then sleep.
-        if (Number.isNaN(idleSince)) idleSince = performance.now();
-        if (polling && performance.now() - idleSince < YIELD_POLL_MS) {
+      for (; next !== DONE; next = this.#step()) {
+        if (next === YIELD) {
           await this.#yielder.next();
           continue;
         }
-        // BELL_WAITING: 0 -> ASLEEP before the last check, so a worker that replies after the
-        // check sees it and bumps BELL_SEQ, and the wait below returns at once (Dekker, see
-        // _ring.ts). While replies come fast the pump naps instead: no worker rings, and the
-        // nap's end drains what came meanwhile (see BELL_NAPPING).
-        const napping = this.#napping && source.queuedInWorkers();
-        Atomics.store(bell, BELL_WAITING, napping ? BELL_NAPPING : BELL_ASLEEP);
-        const seq = Atomics.load(bell, BELL_SEQ);
-        if (source.drainReplies() || source.inflight() === 0) {
-          Atomics.store(bell, BELL_WAITING, 0);
-          continue;
-        }
         this.#yielder.close(); // an open port would keep the process alive while asleep
+        const napping = this.#sleepNapping;
         const slept = performance.now();
-        await waitAsync(bell, BELL_SEQ, seq, napping ? BELL_NAP_MS : Infinity);
+        await waitAsync(bell, BELL_SEQ, this.#sleepSeq, napping ? BELL_NAP_MS : Infinity);
         Atomics.store(bell, BELL_WAITING, 0);
         // Nap on while naps find replies, or while a bell came within a nap's length; sleep
         // until rung once a nap found nothing (tasks got long, or the pool idles).
-        this.#napping = napping ? source.drainReplies() : performance.now() - slept < BELL_NAP_MS;
-        idleSince = NaN;
+        this.#napping = napping
+          ? this.#source.drainReplies()
+          : performance.now() - slept < BELL_NAP_MS;
+        this.#idleSince = NaN;
       }
     } finally {
-      this.#yielder.close();
-      this.#running = false;
+      this.#stopped();
     }
+  }
+
+  #stopped(): void {
+    this.#yielder.close();
+    this.#running = false;
   }
 }
