@@ -110,15 +110,22 @@ export abstract class HandleBase {
 
   /** Takes `job` off this worker. */
   detach(job: Job<Handle>): void {
-    const index = this.jobs.indexOf(job);
-    if (index >= 0) this.jobs.splice(index, 1);
+    const jobs = this.jobs;
+    const index = jobs.indexOf(job);
+    if (index >= 0) {
+      // Moved down and popped, not spliced: a splice that empties the list frees its storage
+      // (and returns a new array), so the next attach would allocate it again, once per task.
+      for (let i = index; i < jobs.length - 1; i++) jobs[i] = jobs[i + 1]!;
+      jobs.pop();
+    }
     job.worker = undefined;
     job.ticket = -1;
   }
 
   /** The job with this id, if this worker has it. */
   jobOf(id: number): Job<Handle> | undefined {
-    for (const job of this.jobs) if (job.id === id) return job;
+    const jobs = this.jobs; // by index: an iterator per reply would survive optimisation
+    for (let i = 0; i < jobs.length; i++) if (jobs[i]!.id === id) return jobs[i];
     return undefined;
   }
 }

@@ -173,6 +173,9 @@ export interface RunOptions {
   onProgress?: (value: unknown) => void;
 }
 
+/** The options of a `run` given none: one shared record, not a new one per call. */
+const NO_RUN_OPTIONS: RunOptions = Object.freeze({});
+
 /** Options of `Pool.map`. */
 export interface MapOptions {
   /**
@@ -489,7 +492,11 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     args?: A,
     options?: RunOptions,
   ): Promise<Awaited<R>>;
-  run(task: Task | string, args: unknown[] = [], options: RunOptions = {}): Promise<unknown> {
+  run(
+    task: Task | string,
+    args: unknown[] = [],
+    options: RunOptions = NO_RUN_OPTIONS,
+  ): Promise<unknown> {
     return this.#submit(task, args, MODE_ONCE, options);
   }
 
@@ -502,7 +509,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
    */
   // deno-lint-ignore no-explicit-any
   submit<R>(task: Task<any[], R> | string, ...args: unknown[]): Promise<R> {
-    return this.#submit(task, args, MODE_ONCE, {}) as Promise<R>;
+    return this.#submit(task, args, MODE_ONCE, NO_RUN_OPTIONS) as Promise<R>;
   }
 
   #submit(
@@ -645,8 +652,13 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
       this.#settle(job, false, signal.reason);
       return;
     }
-    // Most tasks have neither: no closures for them (a burst keeps thousands of jobs alive).
-    if (timeout === undefined && signal === undefined) return;
+    // Most tasks have neither: no closures for them (a burst keeps thousands of jobs alive), nor
+    // the context their variables would live in, made on entry to the function that has them.
+    if (timeout !== undefined || signal !== undefined) this.#arm(job, timeout, signal);
+  }
+
+  /** Sets `job`'s timer and abort listener; `job.cleanup` removes them. */
+  #arm(job: Job<Handle>, timeout: number | undefined, signal: AbortSignal | undefined): void {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const onAbort = (): void => this.#cancel(job, signal!.reason, CANCEL_ABORT);
     if (timeout !== undefined) {
@@ -818,9 +830,10 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
       for (let i = workers.length - 1; i >= 0; i--) {
         const worker = workers[i];
         if (worker === undefined) continue;
-        for (const record of worker.takeReplies()) {
+        const records = worker.takeReplies();
+        for (let r = 0; r < records.length; r++) {
           any = true;
-          this.#onReply(worker, readReply(record, this.#reply));
+          this.#onReply(worker, readReply(records[r], this.#reply));
         }
       }
     } finally {
@@ -841,16 +854,9 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
         if (job !== undefined) this.#finish(worker, job, kind === REPLY_OK, value, runMs);
         return;
       }
-      case REPLY_BY_MESSAGE: {
-        const job = worker.jobOf(id);
-        if (job === undefined) return;
-        worker.mailbox.receive(id).then((result) => {
-          if (!worker.dead && worker.jobOf(id) === job) {
-            this.#finish(worker, job, true, fromWire(result), runMs);
-          }
-        });
+      case REPLY_BY_MESSAGE:
+        this.#finishByMessage(worker, id, runMs);
         return;
-      }
       case REPLY_EXITED:
         this.#crash(
           worker,
@@ -890,6 +896,21 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
         }
         return;
     }
+  }
+
+  /**
+   * A result that follows by postMessage (it holds shareables): finishes the job when it comes,
+   * if the job is still this worker's. Apart from #onReply, whose every call would otherwise make
+   * the context this closure's variables live in.
+   */
+  #finishByMessage(worker: Handle, id: number, runMs: number): void {
+    const job = worker.jobOf(id);
+    if (job === undefined) return;
+    worker.mailbox.receive(id).then((result) => {
+      if (!worker.dead && worker.jobOf(id) === job) {
+        this.#finish(worker, job, true, fromWire(result), runMs);
+      }
+    });
   }
 
   /** A worker's job is done: settle it, then feed, balance or retire the worker. */
