@@ -36,8 +36,19 @@ export const TAG_ENCODED = 21;
 /** Strings up to this length are tried as ASCII by hand; TextEncoder wins beyond it. */
 export const ASCII_FAST_LIMIT = 64;
 
-/** Slots of the decoder's reference list kept between decodes (see Decoder.refs). */
-export const REFS_KEEP_MAX = 1024;
+/** Slots a list reused between encodes, decodes or takes keeps (see releaseList). */
+export const LIST_KEEP_MAX = 1024;
+
+/**
+ * Empties a list reused from one use to the next, of which the first `used` slots were filled.
+ * `length = 0` would free its storage for the next use to allocate again (~150 bytes each time):
+ * its slots are cleared instead, so that nothing it held stays reachable. A list grown past
+ * LIST_KEEP_MAX is given back rather than kept for good.
+ */
+export function releaseList(list: unknown[], used: number): void {
+  if (list.length > LIST_KEEP_MAX) list.length = 0;
+  else for (let i = 0; i < used; i++) list[i] = undefined;
+}
 
 /** Copies up to this many bytes go byte by byte: a view for `set` costs more (a typed array each). */
 export const SMALL_COPY_BYTES = 64;
@@ -180,8 +191,6 @@ export function viewKind(view: ArrayBufferView): number {
 
 /** Objects an encode looks up one by one before it indexes them in a Map. */
 export const SEEN_SCAN_MAX = 16;
-/** Slots of the seen list kept between encodes. */
-export const SEEN_KEEP_MAX = 1024;
 
 /**
  * Writes values into a reusable scratch buffer. One per thread is enough: encoding never calls
@@ -362,11 +371,9 @@ export class Encoder {
 
   /** Forgets the objects of the last encode (without holding on to them). */
   #forget(): void {
-    const seen = this.#seen;
-    for (let i = 0; i < this.#seenCount; i++) seen[i] = undefined as unknown as object;
+    releaseList(this.#seen, this.#seenCount);
     this.#seenCount = 0;
     this.#index = undefined;
-    if (seen.length > SEEN_KEEP_MAX) seen.length = 0; // a huge graph's slots go too
   }
 
   object(value: object): void {
@@ -555,9 +562,8 @@ export class Decoder {
   busy = false;
   /**
    * The values a TAG_REF can point back to: slots from `refBase` (an embedded encoding's scope
-   * starts there) to `refCount`. The array is reused: truncating it after each decode would free
-   * its storage and make the next decode allocate it again (about 150 bytes a decode). Slots are
-   * cleared after each decode, up to `refTop`, so that no decoded value stays reachable.
+   * starts there) to `refCount`. Reused from one decode to the next (see releaseList), cleared up
+   * to `refTop`, the most slots this decode filled.
    */
   readonly refs: unknown[] = [];
   refCount = 0;
@@ -604,10 +610,7 @@ export class Decoder {
   }
 
   #clearRefs(): void {
-    const refs = this.refs;
-    const top = Math.max(this.refTop, this.refCount);
-    if (top > REFS_KEEP_MAX) refs.length = 0; // a huge graph's slots are not kept for good
-    else for (let i = 0; i < top; i++) refs[i] = undefined;
+    releaseList(this.refs, Math.max(this.refTop, this.refCount));
     this.refCount = 0;
     this.refBase = 0;
     this.refTop = 0;

@@ -21,7 +21,7 @@
 // This file is part of the worker bundle (see _bundle.ts): keep every module-level binding
 // exported.
 
-import { copyBytes, Decoder, Encoder } from "./_codec.ts";
+import { copyBytes, Decoder, Encoder, LIST_KEEP_MAX } from "./_codec.ts";
 import {
   criticalLock,
   criticalUnlock,
@@ -91,9 +91,6 @@ export const NUMBERS_BIT = 0x80000000;
 export const LENGTH_MASK = 0x7fffffff;
 /** Most numbers in one block: a longer run is split, so that a block stays cheap to evict. */
 export const BLOCK_MAX_ITEMS = 1024;
-
-/** Entries of takeMany's list of pieces kept between calls. */
-export const PIECES_KEEP_MAX = 1024;
 
 /** Default ceiling of a ring's byte storage: reserved address space, not memory. */
 export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
@@ -799,7 +796,7 @@ export class Ring {
     // What was copied to the scratch buffer, each piece at an 8-aligned offset: a payload
     // length, or minus a count of numbers. One list per ring, reused: decoding runs no code of
     // the caller's, so no other takeMany of this ring runs before this one is done with it.
-    // Counted, not truncated: `length = 0` would free its storage, to be made again next time.
+    // Counted, not truncated (see releaseList in _codec.ts).
     const pieces = this.#pieces;
     let count = 0;
     let taken = 0;
@@ -839,7 +836,8 @@ export class Ring {
         at -= 8 * piece;
       }
     }
-    if (count > PIECES_KEEP_MAX) pieces.length = 0; // a huge batch's list is not kept for good
+    // Numbers only, so its slots need no clearing; a huge batch's list is not kept for good.
+    if (pieces.length > LIST_KEEP_MAX) pieces.length = 0;
     return values;
   }
 

@@ -115,7 +115,7 @@ export abstract class HandleBase {
     if (index >= 0) {
       // Moved down and popped, not spliced: a splice that empties the list frees its storage
       // (and returns a new array), so the next attach would allocate it again, once per task.
-      for (let i = index; i < jobs.length - 1; i++) jobs[i] = jobs[i + 1]!;
+      jobs.copyWithin(index, index + 1);
       jobs.pop();
     }
     job.worker = undefined;
