@@ -161,6 +161,8 @@ export class ReplyPump {
         this.#yielder.close(); // an open port would keep the process alive while asleep
         const napping = this.#sleepNapping;
         const slept = performance.now();
+        // Its outcome is not needed: rung, nap over, or the bell moved before the wait, the pump
+        // drains and checks again all the same.
         await waitAsync(bell, BELL_SEQ, this.#sleepSeq, napping ? BELL_NAP_MS : Infinity);
         Atomics.store(bell, BELL_WAITING, 0);
         // Nap on while naps find replies, or while a bell came within a nap's length; sleep
