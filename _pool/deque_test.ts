@@ -1,4 +1,4 @@
-// Tests of the pool's job queue.
+// Tests of the pool's job lists (the pool's queue and each worker's jobs).
 import assert from "node:assert/strict";
 import { Deque } from "./deque.ts";
 
@@ -18,4 +18,67 @@ Deno.test("Deque is a FIFO that puts taken-back items at the front", () => {
   assert.equal(deque.shift(), undefined);
   deque.unshift([1, 2]); // at the front of an empty queue
   assert.deepEqual(deque.drain(), [1, 2]);
+});
+
+Deno.test("Deque keeps its order across the ring's wrap, growth and removals", async (t) => {
+  await t.step("wrapped, then grown", () => {
+    const deque = new Deque<number>();
+    for (let i = 0; i < 12; i++) deque.push(i);
+    for (let i = 0; i < 10; i++) deque.shift(); // the head moves on: later pushes wrap
+    for (let i = 12; i < 100; i++) deque.push(i); // and grow the ring while wrapped
+    assert.deepEqual(deque.toArray(), Array.from({ length: 90 }, (_, i) => i + 10));
+    assert.equal(deque.length, 90);
+  });
+  await t.step("look-up by position, negative from the back", () => {
+    const deque = new Deque<string>();
+    for (const item of ["a", "b", "c"]) deque.push(item);
+    assert.equal(deque.peek(), "a");
+    assert.equal(deque.at(0), "a");
+    assert.equal(deque.at(2), "c");
+    assert.equal(deque.at(-1), "c");
+    assert.equal(deque.at(-3), "a");
+    assert.equal(deque.at(3), undefined);
+    assert.equal(deque.at(-4), undefined);
+    assert.equal(deque.indexOf("b"), 1);
+    assert.equal(deque.indexOf("z"), -1);
+    assert.equal(new Deque<string>().peek(), undefined);
+  });
+  await t.step("removal from the middle of a wrapped ring", () => {
+    const deque = new Deque<number>();
+    for (let i = 0; i < 14; i++) deque.push(i);
+    for (let i = 0; i < 12; i++) deque.shift();
+    for (let i = 14; i < 24; i++) deque.push(i); // 12..23, across the wrap
+    assert.equal(deque.remove(13), true);
+    assert.equal(deque.remove(20), true);
+    assert.equal(deque.remove(23), true); // the last
+    assert.equal(deque.remove(12), true); // the first
+    assert.deepEqual(deque.toArray(), [14, 15, 16, 17, 18, 19, 21, 22]);
+    deque.push(99);
+    assert.equal(deque.at(-1), 99);
+  });
+  await t.step("taken-back items in front of a wrapped ring, growing it", () => {
+    const deque = new Deque<number>();
+    for (let i = 0; i < 16; i++) deque.push(i);
+    for (let i = 0; i < 3; i++) deque.shift();
+    deque.unshift([-5, -4, -3, -2, -1]); // 18 items: more than the ring held
+    assert.deepEqual(deque.toArray(), [
+      -5,
+      -4,
+      -3,
+      -2,
+      -1,
+      ...Array.from({ length: 13 }, (_, i) => i + 3),
+    ]);
+  });
+  await t.step("an emptied deque holds nothing and takes items again", () => {
+    const deque = new Deque<object>();
+    const items = Array.from({ length: 5000 }, () => ({}));
+    for (const item of items) deque.push(item);
+    while (deque.length > 0) deque.shift();
+    assert.equal(deque.peek(), undefined);
+    assert.equal(deque.at(0), undefined);
+    assert.deepEqual(deque.toArray(), []);
+    deque.push(items[0]!);
+    assert.equal(deque.shift(), items[0]);
+  });
 });

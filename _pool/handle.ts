@@ -2,6 +2,7 @@
 // What a Pool asks of one of its workers, whatever runs it: a thread (WorkerHandle) or a child
 // process (ProcessHandle).
 
+import { Deque } from "./deque.ts";
 import { Mailbox } from "./mailbox.ts";
 import type { Job } from "./job.ts";
 import type { Reply } from "./protocol.ts";
@@ -24,7 +25,7 @@ export const NO_REPLIES: readonly unknown[] = Object.freeze([]);
 /** One worker of a pool. */
 export interface Handle {
   /** Jobs sent to the worker, in order; the first may be running, the rest wait for it. */
-  readonly jobs: Job<Handle>[];
+  readonly jobs: Deque<Job<Handle>>;
   /** Results that come by postMessage (threads only). */
   readonly mailbox: Mailbox;
   /** When it was spawned (performance.now()). */
@@ -66,8 +67,11 @@ export interface Handle {
 
 /** What every handle keeps: the jobs it was sent, in order, and its own bookkeeping. */
 export abstract class HandleBase {
-  /** Jobs sent to the worker, in order; the first may be running, the rest wait for it. */
-  readonly jobs: Job<Handle>[] = [];
+  /**
+   * Jobs sent to the worker, in order; the first may be running, the rest wait for it. A ring:
+   * the first leaves once per task, and an array would move the others down each time.
+   */
+  readonly jobs: Deque<Job<Handle>> = new Deque();
   /** Results that come by postMessage (threads only). */
   readonly mailbox: Mailbox = new Mailbox();
   /** When it was spawned (performance.now()), for utilization. */
@@ -110,14 +114,7 @@ export abstract class HandleBase {
 
   /** Takes `job` off this worker. */
   detach(job: Job<Handle>): void {
-    const jobs = this.jobs;
-    const index = jobs.indexOf(job);
-    if (index >= 0) {
-      // Moved down and popped, not spliced: a splice that empties the list frees its storage
-      // (and returns a new array), so the next attach would allocate it again, once per task.
-      jobs.copyWithin(index, index + 1);
-      jobs.pop();
-    }
+    this.jobs.remove(job);
     job.worker = undefined;
     job.ticket = -1;
   }
@@ -125,7 +122,10 @@ export abstract class HandleBase {
   /** The job with this id, if this worker has it. */
   jobOf(id: number): Job<Handle> | undefined {
     const jobs = this.jobs; // by index: an iterator per reply would survive optimisation
-    for (let i = 0; i < jobs.length; i++) if (jobs[i]!.id === id) return jobs[i];
+    for (let i = 0; i < jobs.length; i++) {
+      const job = jobs.at(i)!;
+      if (job.id === id) return job;
+    }
     return undefined;
   }
 }

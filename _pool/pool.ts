@@ -1212,7 +1212,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     if (this.#inlineJob !== undefined) this.#settle(this.#inlineJob, false, error);
     this.#inlineAbort?.abort(error);
     for (const worker of [...this.#workers]) {
-      const jobs = [...worker.jobs];
+      const jobs = worker.jobs.toArray();
       if (jobs[0] !== undefined) worker.cancel(jobs[0].id, CANCEL_TERMINATE);
       this.#retire(worker); // wakes the waits its jobs block in
       for (const job of jobs) {

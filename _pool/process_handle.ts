@@ -182,7 +182,7 @@ export class ProcessHandle extends HandleBase implements Handle {
   }
 
   evacuate(): { unstarted: Job<Handle>[]; running: Job<Handle> | undefined } {
-    return { unstarted: [], running: this.jobs[0] };
+    return { unstarted: [], running: this.jobs.peek() };
   }
 
   /** Nothing to tell: the process is killed (see retire). */

@@ -268,7 +268,7 @@ export class WorkerHandle extends HandleBase implements Handle {
   evacuate(): { unstarted: Job<Handle>[]; running: Job<Handle> | undefined } {
     const unstarted: Job<Handle>[] = [];
     let running: Job<Handle> | undefined;
-    for (const job of [...this.jobs]) {
+    for (const job of this.jobs.toArray()) {
       if (this.steal(job)) unstarted.push(job);
       else running = job;
     }
@@ -296,7 +296,7 @@ export class WorkerHandle extends HandleBase implements Handle {
   retire(): void {
     if (!this.markDead()) return;
     this.requests.stop();
-    const args = this.jobs.map((job) => job.args);
+    const args = this.jobs.toArray().map((job) => job.args);
     // A running task gets a short grace to see its cancelled signal and clean up; then the
     // worker is terminated (which stops a task awaiting or calling functions, not every loop),
     // never inside one of theta's locked sections.
