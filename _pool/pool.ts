@@ -16,6 +16,7 @@ import {
   workerSupport,
 } from "../_spawn.ts";
 import { Deque } from "./deque.ts";
+import { SignalWatch } from "./signal_watch.ts";
 import { InlineModule, runInline } from "./inline.ts";
 import type { Job, JobState } from "./job.ts";
 import { mapLazily, stageError } from "./map.ts";
@@ -287,6 +288,10 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   readonly #name: string;
   readonly #onError: (error: unknown) => void;
   readonly #queue: Deque<Job<Handle>> = new Deque();
+  /** The signals of queued and running jobs, one listener each (see SignalWatch). */
+  readonly #signals: SignalWatch<Job<Handle>> = new SignalWatch((jobs, reason) =>
+    this.#cancelAll(jobs, reason)
+  );
   readonly #workers: Handle[] = [];
   /** The record #drainReplies reads each reply into. */
   readonly #reply: Reply = { kind: 0, id: 0, value: undefined, runMs: 0 };
@@ -303,6 +308,8 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   #startFailed = false;
   /** True while #drainReplies handles a batch of replies (it dispatches once, after). */
   #draining = false;
+  /** True while `#cancelAll` runs: each `#cancel` then leaves dispatching to it. */
+  #cancelling = false;
   /** Jobs sent to workers and not yet finished or taken back (the pump runs while > 0). */
   #inflight = 0;
   #inlineJob: Job<Handle> | undefined;
@@ -657,17 +664,16 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     if (timeout !== undefined || signal !== undefined) this.#arm(job, timeout, signal);
   }
 
-  /** Sets `job`'s timer and abort listener; `job.cleanup` removes them. */
+  /** Sets `job`'s timer and watches its signal; `job.cleanup` undoes both. */
   #arm(job: Job<Handle>, timeout: number | undefined, signal: AbortSignal | undefined): void {
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const onAbort = (): void => this.#cancel(job, signal!.reason, CANCEL_ABORT);
     if (timeout !== undefined) {
       timer = setTimeout(() => this.#cancel(job, timeoutError(timeout), CANCEL_TIMEOUT), timeout);
     }
-    signal?.addEventListener("abort", onAbort, { once: true });
+    if (signal !== undefined) this.#signals.watch(signal, job);
     job.cleanup = () => {
       if (timer !== undefined) clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
+      if (signal !== undefined) this.#signals.unwatch(signal, job);
     };
   }
 
@@ -1032,6 +1038,20 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
       }
     }
     this.#settle(job, false, reason);
+    if (!this.#cancelling) this.#dispatch();
+  }
+
+  /**
+   * Cancels the jobs of an aborted signal, then dispatches once: cancelled one by one, each
+   * would send the next queued job (likely under the same signal) to a worker first.
+   */
+  #cancelAll(jobs: ReadonlySet<Job<Handle>>, reason: unknown): void {
+    this.#cancelling = true;
+    try {
+      for (const job of jobs) this.#cancel(job, reason, CANCEL_ABORT);
+    } finally {
+      this.#cancelling = false;
+    }
     this.#dispatch();
   }
 
