@@ -251,6 +251,9 @@ export function align8(n: number): number {
  * word, then checks again; a producer first publishes, then reads READERS and bumps the sequence
  * if anyone is registered. Both sides use sequentially consistent atomics, so either the waiter
  * sees the item or the producer sees the waiter (and the waiter's sleep returns at once).
+ * Writers waiting for room mirror this. A put wakes as many readers as items it added, a take as
+ * many writers as items it took (waking every writer made N writers on a full ring quadratic),
+ * and a woken writer that leaves with room to spare hands one wake on (`#passWake`).
  */
 export class Ring {
   /** This thread's scratch block for batch puts (see tryPutMany), and its float64 view. */
@@ -613,11 +616,19 @@ export class Ring {
     // Copy: a blocked put must not hold the thread's shared encoder.
     const bytes = Encoder.get().encode(value, what).slice();
     const deadline = deadlineOf(timeout);
+    let woken = false;
     for (;;) {
       const status = this.#putOrRegister(bytes, deadline);
-      if (status !== MUST_WAIT) return status;
+      if (status !== MUST_WAIT) {
+        if (woken) this.#passWake();
+        return status;
+      }
+      woken = true;
       try {
         waitSync(this.ctl, CTL_WRITE_SEQ, this.#waitSeq, remaining(deadline));
+      } catch (error) {
+        this.#passWake(); // killed as it woke, maybe by the take meant for it
+        throw error;
       } finally {
         Atomics.sub(this.ctl, CTL_WRITERS, 1);
       }
@@ -671,11 +682,19 @@ export class Ring {
     // Copy: the encoder's scratch is reused by the next encode while this call waits.
     const bytes = Encoder.get().encode(value, what).slice();
     const deadline = deadlineOf(timeout);
+    let woken = false;
     for (;;) {
       const status = this.#putOrRegister(bytes, deadline);
-      if (status !== MUST_WAIT) return status;
+      if (status !== MUST_WAIT) {
+        if (woken) this.#passWake();
+        return status;
+      }
+      woken = true;
       try {
         await waitAsync(this.ctl, CTL_WRITE_SEQ, this.#waitSeq, remaining(deadline), signal);
+      } catch (error) {
+        this.#passWake(); // aborted, maybe after the take meant for it woke it
+        throw error;
       } finally {
         Atomics.sub(this.ctl, CTL_WRITERS, 1);
       }
@@ -819,7 +838,7 @@ export class Ring {
     } finally {
       criticalUnlock(ctl, CTL_HEAD_LOCK); // the scratch buffer's growth may throw
     }
-    if (taken > 0) this.#wakeWriters();
+    if (taken > 0) this.#wakeWriters(taken);
     const values = new Array<unknown>(taken);
     const out = this.#out;
     const out64 = this.#out64;
@@ -888,7 +907,7 @@ export class Ring {
     } finally {
       criticalUnlock(ctl, CTL_HEAD_LOCK);
     }
-    this.#wakeWriters();
+    this.#wakeWriters(1);
     return piece < 0 ? this.#out64[0] : Decoder.get().decodeAt(this.#out, 0);
   }
 
@@ -956,14 +975,39 @@ export class Ring {
     notify(ctl, CTL_READ_SEQ, count);
   }
 
-  #wakeWriters(): void {
+  /**
+   * After a take of `freed` items: wakes as many waiting writers, or every one once the ring is
+   * empty. Waking every writer on each take made N writers waiting on a full ring quadratic (each
+   * take woke all N and one got the room: 1000 async writers on a one-item channel took 12 s).
+   * A woken writer that does not use the room (its thread killed as it woke) leaves another
+   * asleep: a ring that is not empty has takes to come, each waking more, and the take that
+   * empties it wakes them all.
+   */
+  #wakeWriters(freed: number): void {
     const ctl = this.ctl;
     // FLAGS is read plainly: this bit never changes after creation.
     if (ctl[CTL_FLAGS]! & FLAG_WRITERS_NEVER_WAIT) return;
     if (Atomics.load(ctl, CTL_WRITERS) > 0) {
       Atomics.add(ctl, CTL_WRITE_SEQ, 1);
-      notify(ctl, CTL_WRITE_SEQ);
+      notify(ctl, CTL_WRITE_SEQ, freed);
     }
+  }
+
+  /**
+   * Called by a writer that was woken, as it leaves (its value put, or giving up): wakes one
+   * more waiting writer if there is still room, so that no room is left with writers asleep. A
+   * take wakes as many writers as items it freed; the room may fit more (a large record freed),
+   * or the writer it woke may not use it (it timed out, its signal aborted, its thread is
+   * being killed).
+   */
+  #passWake(): void {
+    const ctl = this.ctl;
+    if (Atomics.load(ctl, CTL_WRITERS) === 0) return;
+    const maxItems = ctl[CTL_MAX_ITEMS]!;
+    if (maxItems !== 0 && this.#count() >= maxItems) return;
+    if (this.#used() >= Math.max(Atomics.load(ctl, CTL_CAPACITY), ctl[CTL_MAX_BYTES]!)) return;
+    Atomics.add(ctl, CTL_WRITE_SEQ, 1);
+    notify(ctl, CTL_WRITE_SEQ, 1);
   }
 
   /**

@@ -260,3 +260,70 @@ Deno.test("channel numeric options are validated, 64-bit sizes not truncated", (
   writer.write("x".repeat(200));
   assert.deepEqual(reader.read(1), ["x".repeat(200)]);
 });
+
+Deno.test("channel with many writers waiting for room", async (t) => {
+  await t.step("each read wakes the writers it made room for, not every one", async () => {
+    // Waking every waiting writer on each read made N writers on a full channel quadratic (each
+    // read woke all N, one got the room): 1000 async writers on a one-item channel took 12 s.
+    const [writer, reader] = channel<number>({ size: 1 });
+    const count = 200;
+    const real = Atomics.waitAsync;
+    let waits = 0;
+    Atomics.waitAsync = ((...args: Parameters<typeof real>) => {
+      waits++;
+      return real(...args);
+    }) as typeof real;
+    try {
+      const writes = Array.from({ length: count }, (_, i) => writer.writeAsync(i));
+      const seen = new Set<number>();
+      for await (const item of reader) {
+        seen.add(item);
+        if (seen.size === count) break;
+      }
+      await Promise.all(writes);
+      assert.equal(seen.size, count);
+      // Each writer waits about once (a few twice, when another took the room first); waking
+      // every writer per read would make it about count * count / 2.
+      assert.ok(waits < count * 4, `${waits} waits for ${count} writers`);
+    } finally {
+      Atomics.waitAsync = real;
+    }
+  });
+
+  await t.step("room one read frees lets in every writer it fits, with no more reads", async () => {
+    // A read wakes as many writers as items it took; a woken writer that finds room left after
+    // its put wakes the next one.
+    const [writer, reader] = channel<string>({ size: 100, maxBytes: 256 });
+    writer.write("x".repeat(200)); // the channel is full by bytes
+    const writes = Array.from({ length: 5 }, (_, i) => writer.writeAsync(`small ${i}`));
+    await new Promise((resolve) => setTimeout(resolve, 20)); // all five wait for room
+    assert.deepEqual(reader.read(1), ["x".repeat(200)]);
+    // No further read: the room fits all five (without the hand-on, four would wait for good).
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(writes),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error("writers left waiting with room")), 5000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    assert.deepEqual(
+      reader.read(5).toSorted(),
+      Array.from({ length: 5 }, (_, i) => `small ${i}`),
+    );
+  });
+
+  await t.step("writers of every size get in, however the wake-ups fall", async () => {
+    // A woken writer whose record does not fit waits again; the others are woken by later
+    // reads, and all of them once the channel is empty.
+    const [writer, reader] = channel<string>({ size: 2, maxBytes: 64 });
+    const items = Array.from({ length: 60 }, (_, i) => "x".repeat(i % 3 === 0 ? 40 : 2) + i);
+    const writes = items.map((item) => writer.writeAsync(item));
+    const seen: string[] = [];
+    for await (const item of reader) {
+      seen.push(item);
+      if (seen.length === items.length) break;
+    }
+    await Promise.all(writes);
+    assert.deepEqual(seen.toSorted(), items.toSorted());
+  });
+});
