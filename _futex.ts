@@ -11,6 +11,8 @@
 // This file is part of the worker bundle (see _bundle.ts): keep every module-level binding
 // exported.
 
+import { SignalWatch } from "./_signal_watch.ts";
+
 export type WaitResult = "ok" | "not-equal" | "timed-out";
 
 /** Options of the async waits: a timeout and an abort signal. */
@@ -213,7 +215,7 @@ export function waitAsync(
   return new Promise<WaitResult>((resolve, reject) => {
     const settle = (): void => {
       clearTimeout(keepAlive);
-      signal?.removeEventListener("abort", onAbort);
+      if (signal !== undefined) SignalWatch.calls.unwatch(signal, onAbort);
     };
     const onAbort = (): void => {
       settle();
@@ -226,7 +228,8 @@ export function waitAsync(
     const keepAlive = timeout === Infinity
       ? setInterval(() => {}, 0x7fffffff)
       : setTimeout(() => resolve("timed-out"), timeout + 1);
-    signal?.addEventListener("abort", onAbort, { once: true });
+    // One listener per signal for all of this thread's waits (see SignalWatch).
+    if (signal !== undefined) SignalWatch.calls.watch(signal, onAbort);
     pending.value.then((result) => {
       settle();
       resolve(result);

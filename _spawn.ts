@@ -5,6 +5,7 @@
 
 import * as errors from "./_errors.ts";
 import * as codec from "./_codec.ts";
+import * as signalWatch from "./_signal_watch.ts";
 import * as futex from "./_futex.ts";
 import { KILL_DONE, KILL_NOW, KILL_REQUESTED, unrefTimer } from "./_futex.ts";
 import * as ring from "./_ring.ts";
@@ -116,6 +117,7 @@ export function workerSource(): string {
     [
       errors,
       codec,
+      signalWatch,
       futex,
       ring,
       shareable,

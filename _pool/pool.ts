@@ -16,7 +16,7 @@ import {
   workerSupport,
 } from "../_spawn.ts";
 import { Deque } from "./deque.ts";
-import { SignalWatch } from "./signal_watch.ts";
+import { SignalWatch } from "../_signal_watch.ts";
 import { InlineModule, runInline } from "./inline.ts";
 import type { Job, JobState } from "./job.ts";
 import { mapLazily, stageError } from "./map.ts";

@@ -1,6 +1,6 @@
 // Tests of SignalWatch: one abort listener per signal, whatever the number of items.
 import assert from "node:assert/strict";
-import { SignalWatch } from "./signal_watch.ts";
+import { SignalWatch } from "./_signal_watch.ts";
 
 Deno.test("SignalWatch", async (t) => {
   await t.step("an abort reaches every watching item once, in order", () => {

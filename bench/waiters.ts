@@ -1,0 +1,43 @@
+// Many waiters at once: async writers on a full one-item channel (with no signal, and all under
+// one AbortSignal), and async readers of an empty queue. Run:
+//   deno run --allow-read --allow-env bench/waiters.ts
+import { channel } from "../channel.ts";
+import { EvictingQueue } from "../queue.ts";
+
+const COUNTS = [1000, 4000, 16000];
+
+/** Milliseconds for `count` async writes to a one-item channel to be read, all started at once. */
+async function writers(count: number, signal?: AbortSignal): Promise<number> {
+  const [writer, reader] = channel<number>({ size: 1 });
+  const started = performance.now();
+  const writes = Array.from(
+    { length: count },
+    (_, i) => writer.writeAsync(i, signal === undefined ? {} : { signal }),
+  );
+  let read = 0;
+  for await (const _ of reader) if (++read === count) break;
+  await Promise.all(writes);
+  return performance.now() - started;
+}
+
+/** Milliseconds for `count` waiting getAsync calls to get the items then put. */
+async function readers(count: number): Promise<number> {
+  const queue = new EvictingQueue<number>();
+  const gets = Array.from({ length: count }, () => queue.getAsync());
+  const started = performance.now();
+  for (let i = 0; i < count; i++) queue.put(i);
+  await Promise.all(gets);
+  return performance.now() - started;
+}
+
+console.log("\n## Many waiters at once\n");
+console.log("| waiters | channel writers | the same under one signal | queue readers |");
+console.log("|---|---|---|---|");
+for (const count of COUNTS) {
+  const plain = await writers(count);
+  const signalled = await writers(count, new AbortController().signal);
+  const reading = await readers(count);
+  console.log(
+    `| ${count} | ${plain.toFixed(0)} ms | ${signalled.toFixed(0)} ms | ${reading.toFixed(0)} ms |`,
+  );
+}
