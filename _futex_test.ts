@@ -1,5 +1,6 @@
 // Tests of the wait/notify helpers and the futex lock.
 import assert from "node:assert/strict";
+import { countListeners } from "./testdata/listener_count.ts";
 import {
   checkTimeout,
   lock,
@@ -72,28 +73,17 @@ Deno.test("waitAsync", async (t) => {
     const word = new Int32Array(new SharedArrayBuffer(4));
     const controller = new AbortController();
     const signal = controller.signal;
-    let live = 0;
-    let most = 0;
-    const add = signal.addEventListener.bind(signal);
-    const remove = signal.removeEventListener.bind(signal);
-    signal.addEventListener = (...args: Parameters<typeof add>) => {
-      most = Math.max(most, ++live);
-      add(...args);
-    };
-    signal.removeEventListener = (...args: Parameters<typeof remove>) => {
-      live--;
-      remove(...args);
-    };
+    const listeners = countListeners(signal);
     const woken = Array.from({ length: 50 }, () => waitAsync(word, 0, 0, Infinity, signal));
     Atomics.store(word, 0, 1);
     Atomics.notify(word, 0);
     assert.deepEqual(await Promise.all(woken), Array(50).fill("ok"));
-    assert.equal(live, 0); // the listener went with the last wait
+    assert.equal(listeners.live, 0); // the listener went with the last wait
     Atomics.store(word, 0, 0);
     const aborted = Array.from({ length: 50 }, () => waitAsync(word, 0, 0, Infinity, signal));
     controller.abort(new Error("all of them"));
     for (const wait of aborted) await assert.rejects(wait, /all of them/);
-    assert.equal(most, 1);
+    assert.equal(listeners.most, 1);
   });
 });
 

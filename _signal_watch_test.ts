@@ -1,6 +1,7 @@
 // Tests of SignalWatch: one abort listener per signal, whatever the number of items.
 import assert from "node:assert/strict";
 import { SignalWatch } from "./_signal_watch.ts";
+import { countListeners } from "./testdata/listener_count.ts";
 
 Deno.test("SignalWatch", async (t) => {
   await t.step("an abort reaches every watching item once, in order", () => {
@@ -18,23 +19,17 @@ Deno.test("SignalWatch", async (t) => {
   await t.step("the listener goes with the last item, and comes back with the next", () => {
     const controller = new AbortController();
     const signal = controller.signal;
-    let listeners = 0;
-    const add = signal.addEventListener.bind(signal);
-    const remove = signal.removeEventListener.bind(signal);
-    signal.addEventListener = (...args: Parameters<typeof add>) => (listeners++, add(...args));
-    signal.removeEventListener = (...args: Parameters<typeof remove>) => (
-      listeners--, remove(...args)
-    );
+    const listeners = countListeners(signal);
     const aborted: number[] = [];
     const watch = new SignalWatch<number>((items) => aborted.push(...items));
     watch.watch(signal, 1);
     watch.watch(signal, 2);
-    assert.equal(listeners, 1);
+    assert.equal(listeners.live, 1);
     watch.unwatch(signal, 1);
     watch.unwatch(signal, 2);
-    assert.equal(listeners, 0);
+    assert.equal(listeners.live, 0);
     watch.watch(signal, 3);
-    assert.equal(listeners, 1);
+    assert.equal(listeners.live, 1);
     controller.abort();
     assert.deepEqual(aborted, [3]);
   });

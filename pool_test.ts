@@ -12,6 +12,7 @@ import {
 import { EvictingQueue } from "./queue.ts";
 import { waitAsync } from "./_futex.ts";
 import { Event } from "./sync.ts";
+import { countListeners } from "./testdata/listener_count.ts";
 
 const TASKS = new URL("./testdata/tasks.ts", import.meta.url);
 type Tasks = typeof import("./testdata/tasks.ts");
@@ -255,24 +256,13 @@ Deno.test("Pool timeouts and aborts", async (t) => {
     await using pool = new Pool({ size: 1 });
     const controller = new AbortController();
     const signal = controller.signal;
-    let live = 0;
-    let most = 0;
-    const add = signal.addEventListener.bind(signal);
-    const remove = signal.removeEventListener.bind(signal);
-    signal.addEventListener = (...args: Parameters<typeof add>) => {
-      most = Math.max(most, ++live);
-      add(...args);
-    };
-    signal.removeEventListener = (...args: Parameters<typeof remove>) => {
-      live--;
-      remove(...args);
-    };
+    const listeners = countListeners(signal);
     const done = await Promise.all(
       Array.from({ length: 200 }, (_, i) => pool.run((x: number) => x, [i], { signal })),
     );
     assert.deepEqual(done, Array.from({ length: 200 }, (_, i) => i));
-    assert.equal(most, 1);
-    assert.equal(live, 0); // removed once no task watches it
+    assert.equal(listeners.most, 1);
+    assert.equal(listeners.live, 0); // removed once no task watches it
     const gate = new Event();
     const blocker = pool.run((g: Event) => g.wait(5000), [gate]);
     const order: number[] = [];
@@ -290,7 +280,7 @@ Deno.test("Pool timeouts and aborts", async (t) => {
     gate.set();
     assert.equal(await blocker, true);
     await assert.rejects(pool.run((x: number) => x, [1], { signal }), /batch cancelled/);
-    assert.equal(most, 1); // the one listener (`once`: the abort removed it) served all 100
+    assert.equal(listeners.most, 1); // the one listener (`once`: the abort removed it) served all 100
   });
 
   await t.step("an already aborted signal rejects at once", async () => {
