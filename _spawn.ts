@@ -214,13 +214,19 @@ export const CRITICAL_WAIT_MS = 1000;
  * @param kill Its kill word (a one-element view).
  * @param crit Its critical-section count (a one-element view).
  * @param graceMs How long its code may run on first (a cancelled task cleaning up).
+ * @param gone True once the worker is known to have died (its error event fired): nothing is
+ * left to wait for, it is terminated at once.
+ * @returns A promise that resolves once `terminate()` was called. Its timers are unref'd: they
+ * keep no process alive, so a caller that awaits it holds a timer of its own.
  */
 export function endWorker(
   worker: WorkerLike,
   kill: Int32Array,
   crit: Int32Array,
   graceMs = 0,
-): void {
+  gone: () => boolean = () => false,
+): Promise<void> {
+  const { promise, resolve } = Promise.withResolvers<void>();
   // Only from 0: a kill already requested (by the owner's terminate()), or a worker that already
   // answered KILL_DONE, keeps its state.
   Atomics.compareExchange(kill, 0, 0, KILL_REQUESTED);
@@ -229,8 +235,11 @@ export function endWorker(
   let pause = 1;
   const attempt = (): void => {
     const late = performance.now() - started > graceMs + CRITICAL_WAIT_MS;
-    if (late || (Atomics.load(crit, 0) <= 0 && Atomics.load(kill, 0) === KILL_DONE)) {
+    if (
+      late || gone() || (Atomics.load(crit, 0) <= 0 && Atomics.load(kill, 0) === KILL_DONE)
+    ) {
       worker.terminate();
+      resolve();
       return;
     }
     if (Atomics.load(crit, 0) <= 0) {
@@ -243,6 +252,7 @@ export function endWorker(
     unrefTimer(setTimeout(attempt, pause));
     pause = Math.min(pause * 2, 50);
   };
-  if (graceMs > 0) unrefTimer(setTimeout(attempt, graceMs));
+  if (graceMs > 0 && !gone()) unrefTimer(setTimeout(attempt, graceMs));
   else attempt();
+  return promise;
 }

@@ -302,6 +302,35 @@ Deno.test("Pool limits, close and terminate", async (t) => {
     await Promise.all(busy);
   });
 
+  await t.step("close resolves once every worker it started is ended", async () => {
+    // A program that exits right after `await pool.close()` must not exit under workers still
+    // being ended (their end used to come from timers after close resolved). terminate()
+    // resolves at once: see Pool.terminate.
+    const RealWorker = globalThis.Worker;
+    const workers: { ended: boolean }[] = [];
+    class CountedWorker extends RealWorker {
+      readonly record = { ended: false };
+      constructor(...args: ConstructorParameters<typeof RealWorker>) {
+        super(...args);
+        workers.push(this.record);
+      }
+      override terminate(): void {
+        this.record.ended = true;
+        super.terminate();
+      }
+    }
+    globalThis.Worker = CountedWorker;
+    try {
+      const closing = new Pool({ size: 2 });
+      await Promise.all([1, 2, 3, 4].map((x) => closing.run((y: number) => y, [x])));
+      await closing.close();
+      assert.equal(workers.length, 2);
+      assert.ok(workers.every((worker) => worker.ended), "close resolved before its workers ended");
+    } finally {
+      globalThis.Worker = RealWorker;
+    }
+  });
+
   await t.step("close finishes queued work, then refuses new work", async () => {
     const pool = new Pool({ size: 1 });
     const results = [1, 2, 3].map((x) => pool.run((y: number) => y * 2, [x]));

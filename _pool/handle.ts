@@ -38,6 +38,11 @@ export interface Handle {
   finished: number;
   idleTimer: ReturnType<typeof setTimeout> | undefined;
   dead: boolean;
+  /**
+   * True once the worker is known to run no more code (its error event fired, or it said it
+   * exits or could not start): `retire` then ends it without waiting for an answer.
+   */
+  gone: boolean;
   /** True if replies wait in its reply ring (for the pump); false for processes. */
   hasReplies(): boolean;
   /** Reply records waiting in its reply ring, oldest first (read each with `readReply`). */
@@ -61,8 +66,13 @@ export interface Handle {
   evacuate(): { unstarted: Job<Handle>[]; running: Job<Handle> | undefined };
   /** Tells its running task `id` it is cancelled (CANCEL_* kind), before `retire`. */
   cancel(id: number, kind: number): void;
-  /** Ends it. */
-  retire(): void;
+  /**
+   * Ends it.
+   *
+   * @returns A promise that resolves once it is ended (a thread terminated after its grace, a
+   * process killed and reaped); the same one on every call.
+   */
+  retire(): Promise<void>;
 }
 
 /** What every handle keeps: the jobs it was sent, in order, and its own bookkeeping. */
@@ -80,6 +90,7 @@ export abstract class HandleBase {
   finished = 0;
   idleTimer: ReturnType<typeof setTimeout> | undefined;
   dead = false;
+  gone = false;
 
   /** Jobs sent and not yet finished. */
   get load(): number {

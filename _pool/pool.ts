@@ -864,6 +864,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
         this.#finishByMessage(worker, id, runMs);
         return;
       case REPLY_EXITED:
+        worker.gone = true;
         this.#crash(
           worker,
           new WorkerCrashed(
@@ -881,6 +882,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
         );
         return;
       case REPLY_START_FAILED:
+        worker.gone = true;
         this.#crash(
           worker,
           new WorkerCrashed(`Cannot start a pool worker: ${describeError(value)}`, {
@@ -964,11 +966,12 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   }
 
   /** Ends a worker and forgets it; jobs still attached are woken (see WorkerHandle.retire). */
-  #retire(worker: Handle): void {
+  #retire(worker: Handle): Promise<void> {
     if (!worker.dead) this.#timings.retired(performance.now() - worker.spawnedAt);
-    worker.retire();
+    const ended = worker.retire();
     const index = this.#workers.indexOf(worker);
     if (index >= 0) this.#workers.splice(index, 1);
+    return ended;
   }
 
   /**
@@ -1202,16 +1205,36 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
       this.#closing && this.#queue.length === 0 && this.#inflight === 0 &&
       this.#inlineJob === undefined
     ) {
-      for (const worker of [...this.#workers]) this.#retire(worker);
-      this.#closed.resolve();
+      this.#resolveClosed([...this.#workers].map((worker) => this.#retire(worker)));
     }
+  }
+
+  /**
+   * Resolves `close` once the workers it ended are ended (`endings`): a program that exits right
+   * after it must not exit under workers still being ended (their end comes from timers, see
+   * endWorker), which Deno 2.9.6 sometimes answers with a crash at exit. They are idle by then
+   * and answer within milliseconds; a worker retired earlier (a runaway task timed out) is not
+   * waited for: its end may take CRITICAL_WAIT_MS, and terminating does not stop its loop.
+   */
+  #resolveClosed(endings: Promise<void>[]): void {
+    if (endings.length === 0) {
+      this.#closed.resolve();
+      return;
+    }
+    // endWorker's timers are unref'd: this one keeps the process alive for whoever awaits.
+    const keepAlive = setInterval(() => {}, 0x7fffffff);
+    void Promise.all(endings).then(() => {
+      clearInterval(keepAlive);
+      this.#closed.resolve();
+    });
   }
 
   /**
    * Finishes queued and running tasks, then ends the workers. Later `run`s reject with
    * `PoolClosed`.
    *
-   * @returns A promise that resolves once every worker has ended.
+   * @returns A promise that resolves once every worker has ended (terminated, not only asked
+   * to end: a program may exit right after it).
    */
   close(): Promise<void> {
     this.#closing = true;
@@ -1222,7 +1245,9 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   /**
    * Rejects every queued and running task with `PoolClosed` and ends the workers at once.
    *
-   * @returns A promise that resolves once every worker has ended.
+   * @returns A promise that resolves at once (the tasks' rejections are not left unhandled
+   * while workers end): a running task's worker is terminated after a 100 ms grace. A program
+   * about to exit should `await close()` instead, which resolves once its workers are ended.
    */
   terminate(): Promise<void> {
     this.#closing = true;
@@ -1241,6 +1266,9 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
       }
     }
     this.#pump.wake();
+    // At once, not once the workers are ended (as `close` does): the tasks it rejected may get
+    // their handlers only after this resolves, and a later resolve would leave their rejections
+    // unhandled meanwhile.
     this.#closed.resolve();
     return this.#closed.promise;
   }

@@ -189,13 +189,15 @@ export class ProcessHandle extends HandleBase implements Handle {
   cancel(_id: number, _kind: number): void {}
 
   /** Kills the process (SIGKILL: it stops wherever it is) and reaps it. */
-  retire(): void {
-    if (!this.markDead()) return;
+  retire(): Promise<void> {
+    const reaped = this.#child.status.then(() => {});
+    if (!this.markDead()) return reaped;
     try {
       this.#child.kill("SIGKILL");
     } catch {
       // Already exited.
     }
     this.#stdin.close().catch(() => {});
+    return reaped;
   }
 }

@@ -45,6 +45,8 @@ export class WorkerHandle extends HandleBase implements Handle {
   readonly freeTickets: number[];
   /** Functions whose source this worker has received. */
   readonly functions: Set<number> = new Set();
+  /** Resolves once `retire` has terminated the worker (see endWorker). */
+  #ended: Promise<void> | undefined;
 
   constructor(
     bell: Int32Array,
@@ -73,6 +75,7 @@ export class WorkerHandle extends HandleBase implements Handle {
     this.worker = spawnWorker(init, name, "a pool worker", { maxMemoryMb });
     this.worker.onerror = (event) => {
       event.preventDefault();
+      this.gone = true;
       events.onError(this, event.message);
     };
     this.worker.onmessage = (event) => {
@@ -293,23 +296,25 @@ export class WorkerHandle extends HandleBase implements Handle {
    * objects and shared typed arrays its jobs got as arguments), so theta's waits throw and a
    * raw Atomics.wait returns.
    */
-  retire(): void {
-    if (!this.markDead()) return;
+  retire(): Promise<void> {
+    if (!this.markDead()) return this.#ended ?? Promise.resolve();
     this.requests.stop();
     const args = this.jobs.toArray().map((job) => job.args);
     // A running task gets a short grace to see its cancelled signal and clean up; then the
     // worker is terminated (which stops a task awaiting or calling functions, not every loop),
     // never inside one of theta's locked sections.
-    endWorker(
+    this.#ended = endWorker(
       this.worker,
       this.state.subarray(STATE_KILL, STATE_KILL + 1),
       this.state.subarray(STATE_CRIT, STATE_CRIT + 1),
       args.length === 0 ? 0 : TERMINATE_GRACE_MS,
+      () => this.gone,
     );
     wakeWaiters(args);
     // A raw Atomics.wait entered just after that notify would sleep on: wake again a few times.
     // The timers are unref'd, so they never keep the process alive themselves.
     if (args.length > 0) rewake(args, 1);
+    return this.#ended;
   }
 }
 
