@@ -20,6 +20,7 @@
 
 import { DelayedError, type Job, type MinimalJob, Queue, QueueEvents, Worker } from "bullmq";
 import { decode, encode, encodeOutcome } from "./_codec.ts";
+import { SignalWatch } from "./_signal_watch.ts";
 import { JobTasks } from "./_jobs/job_tasks.ts";
 import { enqueueSettings, jobSettings, waitSignal } from "./_jobs/settings.ts";
 import type {
@@ -539,12 +540,13 @@ export class BullPool<M extends Record<string, Task> = Record<string, Task>> {
     if (set === undefined) this.#waiters.set(id, set = new Set());
     set.add(waiter);
     const onAbort = (): void => reject(signal!.reason);
-    signal?.addEventListener("abort", onAbort, { once: true });
+    // One listener per signal however many results are awaited under it (see SignalWatch).
+    if (signal !== undefined) SignalWatch.calls.watch(signal, onAbort);
     void check();
     try {
       return await promise;
     } finally {
-      signal?.removeEventListener("abort", onAbort);
+      if (signal !== undefined) SignalWatch.calls.unwatch(signal, onAbort);
       set.delete(waiter);
       if (set.size === 0) this.#waiters.delete(id);
     }

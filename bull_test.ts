@@ -4,7 +4,11 @@ import { BullPool } from "./bull.ts";
 import { Store } from "./store.ts";
 import * as tasks from "./testdata/kv_tasks.ts";
 import { hasRedis, startRedis } from "./testdata/redis.ts";
-import { assertCancelRace, assertLongJobRunsOnce } from "./testdata/job_pool_checks.ts";
+import {
+  assertCancelRace,
+  assertLongJobRunsOnce,
+  assertSharedSignal,
+} from "./testdata/job_pool_checks.ts";
 
 const TASKS = new URL("./testdata/kv_tasks.ts", import.meta.url);
 const LISTENER = new URL("./testdata/bull_listener.ts", import.meta.url);
@@ -82,6 +86,10 @@ Deno.test({ name: "BullPool in one process", ignore }, async (t) => {
     leaseMs: 2000,
   });
   const listening = jobs.listen();
+
+  await t.step("many results awaited under one signal share one abort listener", async () => {
+    await assertSharedSignal(jobs);
+  });
 
   await t.step("submit resolves with the result; enqueue + status + result", async () => {
     assert.equal(await jobs.submit("add", 2, 3), 5);

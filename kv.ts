@@ -16,6 +16,7 @@
 // calls drain().
 
 import { decode, encode, encodeOutcome } from "./_codec.ts";
+import { SignalWatch } from "./_signal_watch.ts";
 import type { Task, TaskArgs, TaskName, TaskResult } from "./pool.ts";
 import { JobTasks } from "./_jobs/job_tasks.ts";
 import { checkMs, enqueueSettings, jobSettings, waitSignal } from "./_jobs/settings.ts";
@@ -82,10 +83,14 @@ interface JobRecord {
   error?: Uint8Array;
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+/** Resolves after `ms`, or as soon as `early` does; rejects when `signal` aborts. */
+function sleep(ms: number, signal?: AbortSignal, early?: Promise<void>): Promise<void> {
+  // Aborted already (between two polls of a result): an abort listener would never fire.
+  if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
     const done = (): void => {
-      signal?.removeEventListener("abort", onAbort);
+      clearTimeout(timer);
+      if (signal !== undefined) SignalWatch.calls.unwatch(signal, onAbort);
       resolve();
     };
     const onAbort = (): void => {
@@ -93,7 +98,9 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       reject(signal!.reason);
     };
     const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
+    // One listener per signal however many results are awaited under it (see SignalWatch).
+    if (signal !== undefined) SignalWatch.calls.watch(signal, onAbort);
+    void early?.then(done);
   });
 }
 
@@ -444,8 +451,8 @@ export class KvPool<M extends Record<string, Task> = Record<string, Task>> {
         }
         if (job.state === "done") return job.result;
         if (job.state === "failed") throw job.error;
-        const woken = new Promise<void>((resolve) => (wake = resolve));
-        await Promise.race([woken, sleep(interval, signal)]);
+        // Woken early, the sleep ends too: its timer and its abort watch go with it.
+        await sleep(interval, signal, new Promise<void>((resolve) => (wake = resolve)));
       }
     } finally {
       set.delete(waiter);

@@ -4,7 +4,11 @@ import { KvPool } from "./kv.ts";
 import { Store } from "./store.ts";
 import { encode } from "./_codec.ts";
 import * as tasks from "./testdata/kv_tasks.ts";
-import { assertCancelRace, assertLongJobRunsOnce } from "./testdata/job_pool_checks.ts";
+import {
+  assertCancelRace,
+  assertLongJobRunsOnce,
+  assertSharedSignal,
+} from "./testdata/job_pool_checks.ts";
 
 const TASKS = new URL("./testdata/kv_tasks.ts", import.meta.url);
 const LISTENER = new URL("./testdata/kv_listener.ts", import.meta.url);
@@ -42,6 +46,10 @@ Deno.test("KvPool in one process", async (t) => {
     assert.equal(status?.result, 42);
     assert.equal(status?.attempts, 1);
     assert.equal(await jobs.status("unknown"), undefined);
+  });
+
+  await t.step("many results awaited under one signal share one abort listener", async () => {
+    await assertSharedSignal(jobs);
   });
 
   await t.step("a delayed job waits its delay", async () => {

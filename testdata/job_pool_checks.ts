@@ -1,6 +1,7 @@
 // Checks shared by the KvPool and BullPool tests (the same behaviour from both engines), and the
 // loop of their listener processes.
 import assert from "node:assert/strict";
+import { countListeners } from "./listener_count.ts";
 
 /** What the check needs of a job pool whose listener runs `mark(tag)`, adding tag to `ran`. */
 export interface CancellablePool {
@@ -68,4 +69,36 @@ export async function listenUntilStdinCloses(
   for await (const _ of Deno.stdin.readable) { /* wait */ }
   await jobs.close();
   await listening;
+}
+
+/** What the shared-signal check needs of a job pool with an `add(a, b)` task. */
+export interface ResultsPool {
+  enqueue(task: "add", args: [number, number], options: { delay: number }): Promise<string>;
+  result(id: string, options: { signal: AbortSignal }): Promise<unknown>;
+  cancel(id: string): Promise<boolean>;
+}
+
+/**
+ * Awaits 30 results under one signal: one abort listener serves them all and goes with the last;
+ * then an abort rejects results still waiting, even one between two polls of its job.
+ */
+export async function assertSharedSignal(jobs: ResultsPool): Promise<void> {
+  const controller = new AbortController();
+  const listeners = countListeners(controller.signal);
+  const ids = await Promise.all(
+    Array.from({ length: 30 }, (_, i) => jobs.enqueue("add", [i, 1], { delay: 30 })),
+  );
+  const results = await Promise.all(
+    ids.map((id) => jobs.result(id, { signal: controller.signal })),
+  );
+  assert.deepEqual(results, Array.from({ length: 30 }, (_, i) => i + 1));
+  assert.equal(listeners.most, 1);
+  assert.equal(listeners.live, 0);
+  const later = await Promise.all(
+    Array.from({ length: 5 }, () => jobs.enqueue("add", [1, 1], { delay: 60_000 })),
+  );
+  const waiting = later.map((id) => jobs.result(id, { signal: controller.signal }));
+  controller.abort(new Error("gave up"));
+  for (const result of waiting) await assert.rejects(result, /gave up/);
+  for (const id of later) await jobs.cancel(id);
 }
