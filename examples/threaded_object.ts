@@ -3,13 +3,22 @@
 // Run: npx --yes deno@2.9.6 run examples/threaded_object.ts
 import { Periodic } from "../mod.ts";
 
+const fifthRun = Promise.withResolvers<void>();
+let runs = 0;
 const job = new Periodic(() => {
   const busyUntil = performance.now() + 20; // a task taking 20 ms of its 100 ms period
   while (performance.now() < busyUntil) { /* work */ }
   return new Date().toISOString();
-}, { period: 100, start: true, onResult: (at) => console.log("ran at", at) });
+}, {
+  period: 100,
+  start: true,
+  onResult: (at) => {
+    console.log("ran at", at);
+    if (++runs === 5) fifthRun.resolve();
+  },
+});
 
-await new Promise((resolve) => setTimeout(resolve, 550));
+await fifthRun.promise; // about half a second
 job.stop(); // pauses; the worker stays
 const { count, errors, delay, accDelay, usage } = job.stats;
 console.log({
