@@ -308,6 +308,8 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   #startFailed = false;
   /** True while #drainReplies handles a batch of replies (it dispatches once, after). */
   #draining = false;
+  /** True once `close` ended the workers (see `#resolveClosed`). */
+  #endingAll = false;
   /** True while `#cancelAll` runs: each `#cancel` then leaves dispatching to it. */
   #cancelling = false;
   /** Jobs sent to workers and not yet finished or taken back (the pump runs while > 0). */
@@ -1217,6 +1219,10 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
    * waited for: its end may take CRITICAL_WAIT_MS, and terminating does not stop its loop.
    */
   #resolveClosed(endings: Promise<void>[]): void {
+    // Once: a later check (a second close, a dispatch meanwhile) finds no worker left, and
+    // must not resolve before the workers the first one ended are ended.
+    if (this.#endingAll) return;
+    this.#endingAll = true;
     if (endings.length === 0) {
       this.#closed.resolve();
       return;
