@@ -256,7 +256,6 @@ export function align8(n: number): number {
  * and a woken writer that leaves with room to spare hands one wake on (`#passWake`).
  */
 export class Ring {
-  /** This thread's scratch block for batch puts (see tryPutMany), and its float64 view. */
   /** A single number's bytes (tryPut): apart from the batch scratch, which may be in use. */
   static #one: BatchScratch = new BatchScratch(8);
 
@@ -976,12 +975,10 @@ export class Ring {
   }
 
   /**
-   * After a take of `freed` items: wakes as many waiting writers, or every one once the ring is
-   * empty. Waking every writer on each take made N writers waiting on a full ring quadratic (each
-   * take woke all N and one got the room: 1000 async writers on a one-item channel took 12 s).
-   * A woken writer that does not use the room (its thread killed as it woke) leaves another
-   * asleep: a ring that is not empty has takes to come, each waking more, and the take that
-   * empties it wakes them all.
+   * After a take of `freed` items: wakes as many waiting writers. Waking every writer on each
+   * take made N writers waiting on a full ring quadratic (each take woke all N and one got the
+   * room: 1000 async writers on a one-item channel took 12 s). Room a woken writer leaves unused
+   * (it fit more than one record, or the writer gave up) is handed on by `#passWake`.
    */
   #wakeWriters(freed: number): void {
     const ctl = this.ctl;
@@ -1002,10 +999,9 @@ export class Ring {
    */
   #passWake(): void {
     const ctl = this.ctl;
-    if (Atomics.load(ctl, CTL_WRITERS) === 0) return;
-    const maxItems = ctl[CTL_MAX_ITEMS]!;
-    if (maxItems !== 0 && this.#count() >= maxItems) return;
-    if (this.#used() >= Math.max(Atomics.load(ctl, CTL_CAPACITY), ctl[CTL_MAX_BYTES]!)) return;
+    // Room for the smallest record (its 4-byte header alone): a writer woken with less would
+    // only find no room and wait again.
+    if (Atomics.load(ctl, CTL_WRITERS) === 0 || !this.#roomFor(0)) return;
     Atomics.add(ctl, CTL_WRITE_SEQ, 1);
     notify(ctl, CTL_WRITE_SEQ, 1);
   }
@@ -1050,6 +1046,18 @@ export class Ring {
   }
 
   /**
+   * Whether a `length`-byte record fits now or once the storage grows: under the item limit and
+   * the bytes allowed. The writers' side of waiting (the put's own check is `#hasRoom`).
+   */
+  #roomFor(length: number): boolean {
+    const ctl = this.ctl;
+    const maxItems = ctl[CTL_MAX_ITEMS]!;
+    if (maxItems !== 0 && this.#count() >= maxItems) return false;
+    return this.#used() + 4 + align4(length) <=
+      Math.max(Atomics.load(ctl, CTL_CAPACITY), ctl[CTL_MAX_BYTES]!);
+  }
+
+  /**
    * Registers as a writer, then checks again for room for a `length`-byte record.
    *
    * @returns True if there is room (not registered: try again), false if registered.
@@ -1058,11 +1066,7 @@ export class Ring {
     const ctl = this.ctl;
     Atomics.add(ctl, CTL_WRITERS, 1);
     this.#waitSeq = Atomics.load(ctl, CTL_WRITE_SEQ);
-    const maxItems = ctl[CTL_MAX_ITEMS]!;
-    const roomForItem = maxItems === 0 || this.#count() < maxItems;
-    const roomForBytes = this.#used() + 4 + align4(length) <=
-      Math.max(Atomics.load(ctl, CTL_CAPACITY), ctl[CTL_MAX_BYTES]!);
-    if ((roomForItem && roomForBytes) || (Atomics.load(ctl, CTL_FLAGS) & FLAG_STOPPED)) {
+    if (this.#roomFor(length) || (Atomics.load(ctl, CTL_FLAGS) & FLAG_STOPPED)) {
       Atomics.sub(ctl, CTL_WRITERS, 1);
       return true;
     }
