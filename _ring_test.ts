@@ -1,15 +1,19 @@
 // Tests of the shared ring every queue, channel, call queue and pool builds on.
 import assert from "node:assert/strict";
 import {
+  align4,
+  CTL_WRITERS,
   ENDED,
   NOTHING,
   PUT_DONE,
   PUT_FULL,
   PUT_STOPPED,
+  PUT_TIMED_OUT,
   PUT_TOO_LARGE,
   Ring,
   TIMED_OUT,
 } from "./_ring.ts";
+import { Encoder } from "./_codec.ts";
 
 Deno.test("Ring keeps records in order, whatever their size", async (t) => {
   await t.step("mixed sizes wrap around and grow the storage", () => {
@@ -135,6 +139,74 @@ Deno.test("Ring takes wait, time out and wake", async (t) => {
     other.tryPut({ from: "other" }, false);
     assert.deepEqual(ring.tryTake(), { from: "other" });
   });
+});
+
+/**
+ * Awaits a waiting put that a wake-up should let in at once; one left asleep with room free fails
+ * the test after a second (the ring is then stopped, so that the put ends).
+ */
+async function wokenWithin(ring: Ring, put: Promise<number>): Promise<number> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const asleep = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      ring.stop();
+      reject(new Error("a writer was left asleep with room free"));
+    }, 1000);
+  });
+  try {
+    return await Promise.race([put, asleep]);
+  } finally {
+    clearTimeout(timer);
+    await put;
+  }
+}
+
+Deno.test("Ring: a writer that gives up as it is woken hands the wake-up on", async (t) => {
+  await t.step("aborted after the take meant for it (its abort wakes the others too)", async () => {
+    // A take wakes as many writers as items it freed. The first writer's wake-up is settled, but
+    // its signal aborts before it runs: the wake-up must reach the second writer (the aborted
+    // wait wakes every waiter on its word, to flush its own; the writer also hands one on), or
+    // the second sleeps with room free.
+    const ring = Ring.create({ maxItems: 1 });
+    assert.equal(ring.tryPut(0, false), PUT_DONE);
+    const controller = new AbortController();
+    const first = ring.putAsync(1, undefined, controller.signal);
+    const second = ring.putAsync(2);
+    assert.equal(Atomics.load(ring.ctl, CTL_WRITERS), 2); // both registered before they await
+    assert.equal(ring.tryTake(), 0); // wakes one writer: the first, in arrival order
+    controller.abort(new Error("gave up"));
+    await assert.rejects(first, /gave up/);
+    assert.equal(await wokenWithin(ring, second), PUT_DONE);
+    assert.equal(ring.tryTake(), 2);
+    assert.equal(Atomics.load(ring.ctl, CTL_WRITERS), 0);
+  });
+
+  await t.step(
+    "timed out after the take meant for it, with room for a smaller record",
+    async () => {
+      // The first writer's record does not fit the room the take frees, and its deadline has
+      // passed: it gives up, and must hand its wake-up on to the second, whose record fits.
+      const sizeOf = (value: string) => 4 + align4(Encoder.get().encode(value, "value").length);
+      const small = "s";
+      let big = "b";
+      while (sizeOf(small) + sizeOf(big + "b") <= 64) big += "b"; // fills what the small one leaves
+      const ring = Ring.create({ maxBytes: 64, initialBytes: 64 });
+      assert.equal(ring.tryPut(small, false), PUT_DONE);
+      assert.equal(ring.tryPut(big, false), PUT_DONE);
+      assert.ok(64 - sizeOf(small) - sizeOf(big) < sizeOf(small), "the ring is full");
+      const first = ring.putAsync(big, 1);
+      const second = ring.putAsync(small);
+      assert.equal(Atomics.load(ring.ctl, CTL_WRITERS), 2);
+      // Past the first writer's deadline, with its wait still registered (timers run later).
+      const until = performance.now() + 3;
+      while (performance.now() < until) { /* the first writer's deadline passes */ }
+      assert.equal(ring.tryTake(), small); // room for the small record, not the big one
+      assert.equal(await first, PUT_TIMED_OUT);
+      assert.equal(await wokenWithin(ring, second), PUT_DONE);
+      assert.deepEqual(ring.takeMany(), [big, small]);
+      assert.equal(Atomics.load(ring.ctl, CTL_WRITERS), 0);
+    },
+  );
 });
 
 Deno.test("Ring stores runs of numbers as typed blocks", async (t) => {
