@@ -253,7 +253,8 @@ export function align8(n: number): number {
  * sees the item or the producer sees the waiter (and the waiter's sleep returns at once).
  * Writers waiting for room mirror this. A put wakes as many readers as items it added, a take as
  * many writers as items it took (waking every writer made N writers on a full ring quadratic),
- * and a woken writer that leaves with room to spare hands one wake on (`#passWake`).
+ * and a woken writer that leaves room unused (room to spare after its put, a record too large for
+ * the room, or giving up) hands one wake on (`#passWake`, see `#putOrRegister`).
  */
 export class Ring {
   /** A single number's bytes (tryPut): apart from the batch scratch, which may be in use. */
@@ -298,6 +299,8 @@ export class Ring {
   /** takeMany's list of pieces (see there). */
   readonly #pieces: number[] = [];
   #waitSeq = 0;
+  /** CTL_POPPED when a writer last registered to wait (see #putOrRegister). */
+  #waitPopped = 0;
   #seenPushed = 0;
   #seenEpoch = -1;
   #seenPopped = 0;
@@ -615,14 +618,11 @@ export class Ring {
     // Copy: a blocked put must not hold the thread's shared encoder.
     const bytes = Encoder.get().encode(value, what).slice();
     const deadline = deadlineOf(timeout);
-    let woken = false;
+    let registered: number | undefined; // see #putOrRegister
     for (;;) {
-      const status = this.#putOrRegister(bytes, deadline);
-      if (status !== MUST_WAIT) {
-        if (woken) this.#passWake();
-        return status;
-      }
-      woken = true;
+      const status = this.#putOrRegister(bytes, deadline, registered);
+      if (status !== MUST_WAIT) return status;
+      registered = this.#waitPopped;
       try {
         waitSync(this.ctl, CTL_WRITE_SEQ, this.#waitSeq, remaining(deadline));
       } catch (error) {
@@ -637,14 +637,31 @@ export class Ring {
   /**
    * Adds `bytes` if there is room; else registers as a waiting writer (see the class comment).
    *
+   * A writer woken from that wait hands one wake-up on (`#passWake`) once it has tried: whether
+   * it put (the room left may fit the next writer), cannot put at all (stopped, too large), or
+   * found no room for its record, since the room freed may fit a smaller one behind it. In that
+   * last case only if something was taken since it registered: a writer woken with nothing freed
+   * since does not, so a wake-up handed on goes round the waiting writers at most once.
+   *
+   * @param registered CTL_POPPED when the caller registered for the wait it woke from
+   * (`#waitPopped`); undefined on the first call.
    * @returns A put status, or MUST_WAIT (registered: sleep on #waitSeq, then unregister).
    */
-  #putOrRegister(bytes: Uint8Array, deadline: number): number | typeof MUST_WAIT {
-    if (this.ctl[CTL_FLAGS]! & FLAG_WRITERS_NEVER_WAIT) {
+  #putOrRegister(
+    bytes: Uint8Array,
+    deadline: number,
+    registered: number | undefined,
+  ): number | typeof MUST_WAIT {
+    const ctl = this.ctl;
+    if (ctl[CTL_FLAGS]! & FLAG_WRITERS_NEVER_WAIT) {
       throw new Error("Cannot wait for room as this ring's takes never wake writers");
     }
     for (;;) {
       const status = this.tryPutBytes(bytes, false);
+      if (registered !== undefined) {
+        if (status !== PUT_FULL || Atomics.load(ctl, CTL_POPPED) !== registered) this.#passWake();
+        registered = undefined;
+      }
       if (status !== PUT_FULL) return status;
       if (remaining(deadline) === 0) return PUT_TIMED_OUT;
       if (this.#spinWhileFull()) continue;
@@ -681,14 +698,11 @@ export class Ring {
     // Copy: the encoder's scratch is reused by the next encode while this call waits.
     const bytes = Encoder.get().encode(value, what).slice();
     const deadline = deadlineOf(timeout);
-    let woken = false;
+    let registered: number | undefined; // see #putOrRegister
     for (;;) {
-      const status = this.#putOrRegister(bytes, deadline);
-      if (status !== MUST_WAIT) {
-        if (woken) this.#passWake();
-        return status;
-      }
-      woken = true;
+      const status = this.#putOrRegister(bytes, deadline, registered);
+      if (status !== MUST_WAIT) return status;
+      registered = this.#waitPopped;
       try {
         await waitAsync(this.ctl, CTL_WRITE_SEQ, this.#waitSeq, remaining(deadline), signal);
       } catch (error) {
@@ -978,7 +992,8 @@ export class Ring {
    * After a take of `freed` items: wakes as many waiting writers. Waking every writer on each
    * take made N writers waiting on a full ring quadratic (each take woke all N and one got the
    * room: 1000 async writers on a one-item channel took 12 s). Room a woken writer leaves unused
-   * (it fit more than one record, or the writer gave up) is handed on by `#passWake`.
+   * (it fit more than one record, its record did not fit, or the writer gave up) is handed on by
+   * `#passWake`.
    */
   #wakeWriters(freed: number): void {
     const ctl = this.ctl;
@@ -991,11 +1006,11 @@ export class Ring {
   }
 
   /**
-   * Called by a writer that was woken, as it leaves (its value put, or giving up): wakes one
-   * more waiting writer if there is still room, so that no room is left with writers asleep. A
-   * take wakes as many writers as items it freed; the room may fit more (a large record freed),
-   * or the writer it woke may not use it (it timed out, its signal aborted, its thread is
-   * being killed).
+   * Called by a writer that was woken, once it has tried (its value put, its record too large for
+   * the room, or giving up): wakes one more waiting writer if there is still room, so that no
+   * room is left with writers asleep. A take wakes as many writers as items it freed; the room
+   * may fit more (a large record freed), or the writer it woke may not use it (its record does
+   * not fit, it timed out, its signal aborted, its thread is being killed).
    */
   #passWake(): void {
     const ctl = this.ctl;
@@ -1066,6 +1081,7 @@ export class Ring {
     const ctl = this.ctl;
     Atomics.add(ctl, CTL_WRITERS, 1);
     this.#waitSeq = Atomics.load(ctl, CTL_WRITE_SEQ);
+    this.#waitPopped = Atomics.load(ctl, CTL_POPPED);
     if (this.#roomFor(length) || (Atomics.load(ctl, CTL_FLAGS) & FLAG_STOPPED)) {
       Atomics.sub(ctl, CTL_WRITERS, 1);
       return true;

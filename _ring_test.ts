@@ -161,7 +161,7 @@ async function wokenWithin(ring: Ring, put: Promise<number>): Promise<number> {
   }
 }
 
-Deno.test("Ring: a writer that gives up as it is woken hands the wake-up on", async (t) => {
+Deno.test("Ring: a woken writer that cannot use the room hands the wake-up on", async (t) => {
   await t.step("aborted after the take meant for it (its abort wakes the others too)", async () => {
     // A take wakes as many writers as items it freed. The first writer's wake-up is settled, but
     // its signal aborts before it runs: the wake-up must reach the second writer (the aborted
@@ -207,6 +207,59 @@ Deno.test("Ring: a writer that gives up as it is woken hands the wake-up on", as
       assert.equal(Atomics.load(ring.ctl, CTL_WRITERS), 0);
     },
   );
+
+  await t.step("woken with room too small for its record, waiting on", async () => {
+    // The first writer cannot use the room the take frees and waits again; the second writer's
+    // record fits it, and must not sleep until some later take (a reader may be waiting for
+    // exactly that record).
+    const sizeOf = (value: string) => 4 + align4(Encoder.get().encode(value, "value").length);
+    const small = "s";
+    let big = "b";
+    while (sizeOf(small) + sizeOf(big + "b") <= 64) big += "b";
+    const ring = Ring.create({ maxBytes: 64, initialBytes: 64 });
+    assert.equal(ring.tryPut(small, false), PUT_DONE);
+    assert.equal(ring.tryPut(big, false), PUT_DONE);
+    const first = ring.putAsync(big);
+    const second = ring.putAsync(small);
+    assert.equal(ring.tryTake(), small); // wakes the first, which does not fit
+    assert.equal(await wokenWithin(ring, second), PUT_DONE);
+    assert.equal(ring.tryTake(), big);
+    assert.equal(ring.tryTake(), small);
+    assert.equal(await wokenWithin(ring, first), PUT_DONE);
+    assert.deepEqual(ring.takeMany(), [big]);
+    assert.equal(Atomics.load(ring.ctl, CTL_WRITERS), 0);
+  });
+
+  await t.step("room that fits no waiting writer is handed round once, not for good", async () => {
+    // Each writer woken without room for its record hands the wake-up on only if something was
+    // taken since it registered: the wake-up goes round the waiting writers once, then stops.
+    const sizeOf = (value: string) => 4 + align4(Encoder.get().encode(value, "value").length);
+    const small = "s";
+    let big = "b";
+    while (sizeOf(small) + sizeOf(big + "b") <= 64) big += "b";
+    const ring = Ring.create({ maxBytes: 64, initialBytes: 64 });
+    assert.equal(ring.tryPut(small, false), PUT_DONE);
+    assert.equal(ring.tryPut(big, false), PUT_DONE);
+    const real = Atomics.waitAsync;
+    let waits = 0;
+    Atomics.waitAsync = ((...args: Parameters<typeof real>) => {
+      waits++;
+      return real(...args);
+    }) as typeof real;
+    try {
+      const writes = [ring.putAsync(big), ring.putAsync(big), ring.putAsync(big)];
+      assert.equal(waits, 3);
+      assert.equal(ring.tryTake(), small); // fits none of them
+      // Handed round forever, the wake-up would make thousands of waits in this time.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.ok(waits <= 3 + 4, `${waits - 3} waits after one take`);
+      // Each take of a big record lets one writer in.
+      for (let i = 0; i < 4; i++) assert.equal(await ring.takeAsync(1000), big);
+      assert.deepEqual(await Promise.all(writes), [PUT_DONE, PUT_DONE, PUT_DONE]);
+    } finally {
+      Atomics.waitAsync = real;
+    }
+  });
 });
 
 Deno.test("Ring stores runs of numbers as typed blocks", async (t) => {

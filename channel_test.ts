@@ -313,8 +313,8 @@ Deno.test("channel with many writers waiting for room", async (t) => {
   });
 
   await t.step("writers of every size get in, however the wake-ups fall", async () => {
-    // A woken writer whose record does not fit waits again; the others are woken by later
-    // reads, and all of them once the channel is empty.
+    // A woken writer whose record does not fit hands the wake-up on and waits again; every
+    // writer gets in as reads make room.
     const [writer, reader] = channel<string>({ size: 2, maxBytes: 64 });
     const items = Array.from({ length: 60 }, (_, i) => "x".repeat(i % 3 === 0 ? 40 : 2) + i);
     const writes = items.map((item) => writer.writeAsync(item));
