@@ -213,13 +213,16 @@ export function waitAsync(
   const pending = Atomics.waitAsync(i32, index, expected, timeout);
   if (!pending.async) return Promise.resolve(pending.value);
   return new Promise<WaitResult>((resolve, reject) => {
+    let settled = false;
     const settle = (): void => {
+      settled = true;
       clearTimeout(keepAlive);
       if (signal !== undefined) SignalWatch.calls.unwatch(signal, onAbort);
     };
+    // V8 keeps an aborted wait registered until it is notified (or its timeout passes); no
+    // other waiter is woken to flush it (that made N waiters aborted one by one quadratic).
     const onAbort = (): void => {
       settle();
-      Atomics.notify(i32, index);
       reject(signal!.reason);
     };
     // Deno does not count a pending Atomics.waitAsync as work: without a timer the event loop
@@ -231,6 +234,12 @@ export function waitAsync(
     // One listener per signal for all of this thread's waits (see SignalWatch).
     if (signal !== undefined) SignalWatch.calls.watch(signal, onAbort);
     pending.value.then((result) => {
+      if (settled) {
+        // A wait ended early (aborted, or this timer fired before V8's) took a counted notify
+        // meant for a waiter still waiting (notifies wake waiters in arrival order): hand it on.
+        if (result === "ok") Atomics.notify(i32, index, 1);
+        return;
+      }
       settle();
       resolve(result);
     });

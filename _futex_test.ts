@@ -85,6 +85,31 @@ Deno.test("waitAsync", async (t) => {
     for (const wait of aborted) await assert.rejects(wait, /all of them/);
     assert.equal(listeners.most, 1);
   });
+
+  await t.step("an aborted wait wakes no other waiter", async () => {
+    // Waking every waiter on the word made N waiters aborted one at a time quadratic: 1000
+    // channel writers, each with its own signal, aborted one per event-loop turn took 12 s.
+    const word = new Int32Array(new SharedArrayBuffer(4));
+    const controller = new AbortController();
+    const aborted = waitAsync(word, 0, 0, Infinity, controller.signal);
+    const other = waitAsync(word, 0, 0, 50);
+    controller.abort(new Error("only me"));
+    await assert.rejects(aborted, /only me/);
+    assert.equal(await other, "timed-out");
+  });
+
+  await t.step("a wake-up an aborted wait absorbs is handed to the next waiter", async () => {
+    // V8 keeps an aborted wait registered until it is woken. A counted notify that lands on it
+    // (in arrival order) must reach a waiter still waiting.
+    const word = new Int32Array(new SharedArrayBuffer(4));
+    const controller = new AbortController();
+    const aborted = waitAsync(word, 0, 0, Infinity, controller.signal);
+    const other = waitAsync(word, 0, 0, 5000);
+    controller.abort(new Error("gone"));
+    await assert.rejects(aborted, /gone/);
+    Atomics.notify(word, 0, 1); // the aborted wait is first in line
+    assert.equal(await other, "ok");
+  });
 });
 
 Deno.test("the futex lock", async (t) => {

@@ -1,5 +1,6 @@
-// Many waiters at once: async writers on a full one-item channel (with no signal, and all under
-// one AbortSignal), and async readers of an empty queue. Run:
+// Many waiters at once: async writers on a full one-item channel (with no signal, all under one
+// AbortSignal, and each with its own signal, aborted one per event-loop turn), and async readers
+// of an empty queue. Run:
 //   deno run --allow-read --allow-env bench/waiters.ts
 import { channel } from "../channel.ts";
 import { EvictingQueue } from "../queue.ts";
@@ -20,6 +21,40 @@ async function writers(count: number, signal?: AbortSignal): Promise<number> {
   return performance.now() - started;
 }
 
+/** Resolves after one event-loop turn (a MessageChannel message: timers are clamped to 1 ms). */
+function turn({ port1, port2 }: MessageChannel): Promise<void> {
+  return new Promise((resolve) => {
+    port1.onmessage = () => resolve();
+    port2.postMessage(0);
+  });
+}
+
+/**
+ * Milliseconds to abort `count` async writers waiting on a full one-item channel, each with its
+ * own signal, one per event-loop turn (as timeouts of their own would): the waiters still
+ * waiting get a turn to run between two aborts.
+ */
+async function aborted(count: number): Promise<number> {
+  const [writer] = channel<number>({ size: 1 });
+  writer.write(0);
+  const controllers = Array.from({ length: count }, () => new AbortController());
+  const writes = controllers.map((controller, i) =>
+    writer.writeAsync(i, { signal: controller.signal }).catch(() => {})
+  );
+  const ports = new MessageChannel();
+  const started = performance.now();
+  for (const controller of controllers) {
+    controller.abort();
+    await turn(ports);
+  }
+  await Promise.all(writes);
+  const elapsed = performance.now() - started;
+  ports.port1.close();
+  ports.port2.close();
+  writer.close();
+  return elapsed;
+}
+
 /** Milliseconds for `count` waiting getAsync calls to get the items then put. */
 async function readers(count: number): Promise<number> {
   const queue = new EvictingQueue<number>();
@@ -31,13 +66,18 @@ async function readers(count: number): Promise<number> {
 }
 
 console.log("\n## Many waiters at once\n");
-console.log("| waiters | channel writers | the same under one signal | queue readers |");
-console.log("|---|---|---|---|");
+console.log(
+  "| waiters | channel writers | the same under one signal | each its own signal, aborted one per turn | queue readers |",
+);
+console.log("|---|---|---|---|---|");
 for (const count of COUNTS) {
   const plain = await writers(count);
   const signalled = await writers(count, new AbortController().signal);
+  const aborting = await aborted(count);
   const reading = await readers(count);
   console.log(
-    `| ${count} | ${plain.toFixed(0)} ms | ${signalled.toFixed(0)} ms | ${reading.toFixed(0)} ms |`,
+    `| ${count} | ${plain.toFixed(0)} ms | ${signalled.toFixed(0)} ms | ${
+      aborting.toFixed(0)
+    } ms | ${reading.toFixed(0)} ms |`,
   );
 }
