@@ -197,6 +197,14 @@ export function waitSync(
 }
 
 /**
+ * Longest single V8 wait of a `waitAsync` under a signal, in ms. V8 keeps an aborted wait
+ * registered until it is notified or times out, so such a wait re-arms in parts this long: an
+ * aborted one is gone within this time, where on a word nobody notifies again it would stay
+ * registered for good (one per aborted call).
+ */
+export const ABORTABLE_WAIT_MS = 1000;
+
+/**
  * Waits without blocking while `i32[index] === expected`, for at most `timeout` ms.
  *
  * @returns How the wait ended.
@@ -210,39 +218,51 @@ export function waitAsync(
   signal?: AbortSignal,
 ): Promise<WaitResult> {
   if (signal?.aborted) return Promise.reject(signal.reason); // a rejection, never a throw
-  const pending = Atomics.waitAsync(i32, index, expected, timeout);
-  if (!pending.async) return Promise.resolve(pending.value);
+  const part = signal === undefined ? timeout : Math.min(timeout, ABORTABLE_WAIT_MS);
+  const first = Atomics.waitAsync(i32, index, expected, part);
+  if (!first.async) return Promise.resolve(first.value);
+  const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
   return new Promise<WaitResult>((resolve, reject) => {
     let settled = false;
-    const settle = (): void => {
+    const settle = (): boolean => {
+      if (settled) return false;
       settled = true;
       clearTimeout(keepAlive);
       if (signal !== undefined) SignalWatch.calls.unwatch(signal, onAbort);
+      return true;
     };
-    // V8 keeps an aborted wait registered until it is notified (or its timeout passes); no
-    // other waiter is woken to flush it (that made N waiters aborted one by one quadratic).
+    // No other waiter is woken to flush this wait's V8 registration (waking every waiter on
+    // the word made N waiters aborted one by one quadratic): it goes at its next notify, or
+    // within ABORTABLE_WAIT_MS.
     const onAbort = (): void => {
-      settle();
-      reject(signal!.reason);
+      if (settle()) reject(signal!.reason);
     };
     // Deno does not count a pending Atomics.waitAsync as work: without a timer the event loop
     // may end, or never deliver the wake-up, even one notified from this thread. The timer
     // also ends finite waits should V8's own timeout be late.
-    const keepAlive = timeout === Infinity
-      ? setInterval(() => {}, 0x7fffffff)
-      : setTimeout(() => resolve("timed-out"), timeout + 1);
+    const keepAlive = timeout === Infinity ? setInterval(() => {}, 0x7fffffff) : setTimeout(() => {
+      if (settle()) resolve("timed-out");
+    }, timeout + 1);
     // One listener per signal for all of this thread's waits (see SignalWatch).
     if (signal !== undefined) SignalWatch.calls.watch(signal, onAbort);
-    pending.value.then((result) => {
+    const woken = (result: WaitResult): void => {
       if (settled) {
         // A wait ended early (aborted, or this timer fired before V8's) took a counted notify
         // meant for a waiter still waiting (notifies wake waiters in arrival order): hand it on.
         if (result === "ok") Atomics.notify(i32, index, 1);
         return;
       }
-      settle();
-      resolve(result);
-    });
+      const left = remaining(deadline);
+      if (result === "timed-out" && left > 0) {
+        // A part of a wait under a signal ended, not the wait.
+        const next = Atomics.waitAsync(i32, index, expected, Math.min(left, ABORTABLE_WAIT_MS));
+        if (next.async) next.value.then(woken);
+        else if (settle()) resolve(next.value);
+        return;
+      }
+      if (settle()) resolve(result);
+    };
+    first.value.then(woken);
   });
 }
 

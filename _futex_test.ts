@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { countListeners } from "./testdata/listener_count.ts";
 import {
+  ABORTABLE_WAIT_MS,
   checkTimeout,
   lock,
   pollFor,
@@ -97,6 +98,39 @@ Deno.test("waitAsync", async (t) => {
     await assert.rejects(aborted, /only me/);
     assert.equal(await other, "timed-out");
   });
+
+  await t.step("an aborted wait's registration ends within ABORTABLE_WAIT_MS", async () => {
+    // V8 keeps an aborted wait registered until it is notified or times out: on a word nobody
+    // notifies again, aborted waits would pile up for good.
+    const word = new Int32Array(new SharedArrayBuffer(4));
+    const controller = new AbortController();
+    const aborted = waitAsync(word, 0, 0, Infinity, controller.signal);
+    controller.abort(new Error("stop"));
+    await assert.rejects(aborted, /stop/);
+    await new Promise((resolve) => setTimeout(resolve, ABORTABLE_WAIT_MS + 100));
+    assert.equal(Atomics.notify(word, 0), 0); // nothing left registered on the word
+  });
+
+  await t.step(
+    "a wait under a signal outlasts ABORTABLE_WAIT_MS: woken, or timed out",
+    async () => {
+      const word = new Int32Array(new SharedArrayBuffer(8));
+      const signal = new AbortController().signal;
+      const waiting = waitAsync(word, 0, 0, Infinity, signal);
+      const started = performance.now();
+      const timing = waitAsync(word, 1, 0, ABORTABLE_WAIT_MS + 200, signal);
+      let woken = false;
+      setTimeout(() => {
+        woken = true;
+        Atomics.store(word, 0, 1);
+        Atomics.notify(word, 0);
+      }, ABORTABLE_WAIT_MS + 100);
+      assert.equal(await waiting, "ok");
+      assert.ok(woken);
+      assert.equal(await timing, "timed-out");
+      assert.ok(performance.now() - started >= ABORTABLE_WAIT_MS + 200);
+    },
+  );
 
   await t.step("a wake-up an aborted wait absorbs is handed to the next waiter", async () => {
     // V8 keeps an aborted wait registered until it is woken. A counted notify that lands on it
