@@ -296,7 +296,7 @@ Deno.test("channel with many writers waiting for room", async (t) => {
     const [writer, reader] = channel<string>({ size: 100, maxBytes: 256 });
     writer.write("x".repeat(200)); // the channel is full by bytes
     const writes = Array.from({ length: 5 }, (_, i) => writer.writeAsync(`small ${i}`));
-    await new Promise((resolve) => setTimeout(resolve, 20)); // all five wait for room
+    // All five wait for room: a waiting put registers before writeAsync returns its promise.
     assert.deepEqual(reader.read(1), ["x".repeat(200)]);
     // No further read: the room fits all five (without the hand-on, four would wait for good).
     let timer: ReturnType<typeof setTimeout> | undefined;
