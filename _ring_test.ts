@@ -14,6 +14,7 @@ import {
   TIMED_OUT,
 } from "./_ring.ts";
 import { Encoder } from "./_codec.ts";
+import { countWaits } from "./testdata/wait_count.ts";
 
 Deno.test("Ring keeps records in order, whatever their size", async (t) => {
   await t.step("mixed sizes wrap around and grow the storage", () => {
@@ -161,6 +162,22 @@ async function wokenWithin(ring: Ring, put: Promise<number>): Promise<number> {
   }
 }
 
+/**
+ * A 64-byte ring full with two records, a small one then a big one: a take frees room for the
+ * small one's size, and only a second take room for the big one.
+ */
+function fullWithSmallAndBig(): { ring: Ring; small: string; big: string } {
+  const sizeOf = (value: string) => 4 + align4(Encoder.get().encode(value, "value").length);
+  const small = "s";
+  let big = "b";
+  while (sizeOf(small) + sizeOf(big + "b") <= 64) big += "b"; // fills what the small one leaves
+  const ring = Ring.create({ maxBytes: 64, initialBytes: 64 });
+  assert.equal(ring.tryPut(small, false), PUT_DONE);
+  assert.equal(ring.tryPut(big, false), PUT_DONE);
+  assert.ok(64 - sizeOf(small) - sizeOf(big) < sizeOf(small), "the ring is full");
+  return { ring, small, big };
+}
+
 Deno.test("Ring: a woken writer that cannot use the room hands the wake-up on", async (t) => {
   await t.step("aborted after the take meant for it", async () => {
     // A take wakes as many writers as items it freed. The first writer's wake-up is settled, but
@@ -185,14 +202,7 @@ Deno.test("Ring: a woken writer that cannot use the room hands the wake-up on", 
     async () => {
       // The first writer's record does not fit the room the take frees, and its deadline has
       // passed: it gives up, and must hand its wake-up on to the second, whose record fits.
-      const sizeOf = (value: string) => 4 + align4(Encoder.get().encode(value, "value").length);
-      const small = "s";
-      let big = "b";
-      while (sizeOf(small) + sizeOf(big + "b") <= 64) big += "b"; // fills what the small one leaves
-      const ring = Ring.create({ maxBytes: 64, initialBytes: 64 });
-      assert.equal(ring.tryPut(small, false), PUT_DONE);
-      assert.equal(ring.tryPut(big, false), PUT_DONE);
-      assert.ok(64 - sizeOf(small) - sizeOf(big) < sizeOf(small), "the ring is full");
+      const { ring, small, big } = fullWithSmallAndBig();
       const first = ring.putAsync(big, 1);
       const second = ring.putAsync(small);
       assert.equal(Atomics.load(ring.ctl, CTL_WRITERS), 2);
@@ -211,13 +221,7 @@ Deno.test("Ring: a woken writer that cannot use the room hands the wake-up on", 
     // The first writer cannot use the room the take frees and waits again; the second writer's
     // record fits it, and must not sleep until some later take (a reader may be waiting for
     // exactly that record).
-    const sizeOf = (value: string) => 4 + align4(Encoder.get().encode(value, "value").length);
-    const small = "s";
-    let big = "b";
-    while (sizeOf(small) + sizeOf(big + "b") <= 64) big += "b";
-    const ring = Ring.create({ maxBytes: 64, initialBytes: 64 });
-    assert.equal(ring.tryPut(small, false), PUT_DONE);
-    assert.equal(ring.tryPut(big, false), PUT_DONE);
+    const { ring, small, big } = fullWithSmallAndBig();
     const first = ring.putAsync(big);
     const second = ring.putAsync(small);
     assert.equal(ring.tryTake(), small); // wakes the first, which does not fit
@@ -232,32 +236,17 @@ Deno.test("Ring: a woken writer that cannot use the room hands the wake-up on", 
   await t.step("room that fits no waiting writer is handed round once, not for good", async () => {
     // Each writer woken without room for its record hands the wake-up on only if something was
     // taken since it registered: the wake-up goes round the waiting writers once, then stops.
-    const sizeOf = (value: string) => 4 + align4(Encoder.get().encode(value, "value").length);
-    const small = "s";
-    let big = "b";
-    while (sizeOf(small) + sizeOf(big + "b") <= 64) big += "b";
-    const ring = Ring.create({ maxBytes: 64, initialBytes: 64 });
-    assert.equal(ring.tryPut(small, false), PUT_DONE);
-    assert.equal(ring.tryPut(big, false), PUT_DONE);
-    const real = Atomics.waitAsync;
-    let waits = 0;
-    Atomics.waitAsync = ((...args: Parameters<typeof real>) => {
-      waits++;
-      return real(...args);
-    }) as typeof real;
-    try {
-      const writes = [ring.putAsync(big), ring.putAsync(big), ring.putAsync(big)];
-      assert.equal(waits, 3);
-      assert.equal(ring.tryTake(), small); // fits none of them
-      // Handed round forever, the wake-up would make thousands of waits in this time.
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      assert.ok(waits <= 3 + 4, `${waits - 3} waits after one take`);
-      // Each take of a big record lets one writer in.
-      for (let i = 0; i < 4; i++) assert.equal(await ring.takeAsync(1000), big);
-      assert.deepEqual(await Promise.all(writes), [PUT_DONE, PUT_DONE, PUT_DONE]);
-    } finally {
-      Atomics.waitAsync = real;
-    }
+    const { ring, small, big } = fullWithSmallAndBig();
+    using counted = countWaits();
+    const writes = [ring.putAsync(big), ring.putAsync(big), ring.putAsync(big)];
+    assert.equal(counted.waits, 3);
+    assert.equal(ring.tryTake(), small); // fits none of them
+    // Handed round forever, the wake-up would make thousands of waits in this time.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(counted.waits <= 3 + 4, `${counted.waits - 3} waits after one take`);
+    // Each take of a big record lets one writer in.
+    for (let i = 0; i < 4; i++) assert.equal(await ring.takeAsync(1000), big);
+    assert.deepEqual(await Promise.all(writes), [PUT_DONE, PUT_DONE, PUT_DONE]);
   });
 });
 
