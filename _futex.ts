@@ -218,10 +218,10 @@ export function waitAsync(
   signal?: AbortSignal,
 ): Promise<WaitResult> {
   if (signal?.aborted) return Promise.reject(signal.reason); // a rejection, never a throw
+  const deadline = deadlineOf(timeout); // before V8's wait starts: its timeout ends after it
   const part = signal === undefined ? timeout : Math.min(timeout, ABORTABLE_WAIT_MS);
   const first = Atomics.waitAsync(i32, index, expected, part);
   if (!first.async) return Promise.resolve(first.value);
-  const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
   return new Promise<WaitResult>((resolve, reject) => {
     let settled = false;
     const settle = (): boolean => {
@@ -253,7 +253,7 @@ export function waitAsync(
         return;
       }
       const left = remaining(deadline);
-      if (result === "timed-out" && left > 0) {
+      if (result === "timed-out" && signal !== undefined && left > 0) {
         // A part of a wait under a signal ended, not the wait.
         const next = Atomics.waitAsync(i32, index, expected, Math.min(left, ABORTABLE_WAIT_MS));
         if (next.async) next.value.then(woken);

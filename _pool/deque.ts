@@ -105,9 +105,8 @@ export class Deque<T> {
   drain(): T[] {
     const items = this.toArray();
     this.#items.fill(undefined);
-    this.#head = 0;
     this.#length = 0;
-    this.#emptied();
+    this.#emptied(); // the head back to 0, and a grown ring given back
     return items;
   }
 
