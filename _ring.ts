@@ -254,7 +254,8 @@ export function align8(n: number): number {
  * Writers waiting for room mirror this. A put wakes as many readers as items it added, a take as
  * many writers as items it took (waking every writer made N writers on a full ring quadratic),
  * and a woken writer that leaves room unused (room to spare after its put, a record too large for
- * the room, or giving up) hands one wake on (`#passWake`, see `#putOrRegister`).
+ * the room, timing out or being killed) hands one wake on (`#passWake`, see `#putOrRegister`);
+ * an async wait aborted after it was woken hands its wake-up on in `waitAsync`.
  */
 export class Ring {
   /** A single number's bytes (tryPut): apart from the batch scratch, which may be in use. */
@@ -703,11 +704,9 @@ export class Ring {
       const status = this.#putOrRegister(bytes, deadline, registered);
       if (status !== MUST_WAIT) return status;
       registered = this.#waitPopped;
+      // Aborted after the take meant for it woke it: waitAsync hands that wake-up on itself.
       try {
         await waitAsync(this.ctl, CTL_WRITE_SEQ, this.#waitSeq, remaining(deadline), signal);
-      } catch (error) {
-        this.#passWake(); // aborted, maybe after the take meant for it woke it
-        throw error;
       } finally {
         Atomics.sub(this.ctl, CTL_WRITERS, 1);
       }
@@ -1010,7 +1009,8 @@ export class Ring {
    * the room, or giving up): wakes one more waiting writer if there is still room, so that no
    * room is left with writers asleep. A take wakes as many writers as items it freed; the room
    * may fit more (a large record freed), or the writer it woke may not use it (its record does
-   * not fit, it timed out, its signal aborted, its thread is being killed).
+   * not fit, it timed out, its thread is being killed). An async wait aborted after it was woken
+   * needs none of this: `waitAsync` hands the wake-up on itself.
    */
   #passWake(): void {
     const ctl = this.ctl;

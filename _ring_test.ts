@@ -181,8 +181,8 @@ function fullWithSmallAndBig(): { ring: Ring; small: string; big: string } {
 Deno.test("Ring: a woken writer that cannot use the room hands the wake-up on", async (t) => {
   await t.step("aborted after the take meant for it", async () => {
     // A take wakes as many writers as items it freed. The first writer's wake-up is settled, but
-    // its signal aborts before it runs: it must hand the wake-up on, or the second writer sleeps
-    // with room free.
+    // its signal aborts before it runs: the wake-up must reach the second writer (waitAsync
+    // hands a wake-up an aborted wait took on), or the second sleeps with room free.
     const ring = Ring.create({ maxItems: 1 });
     assert.equal(ring.tryPut(0, false), PUT_DONE);
     const controller = new AbortController();
