@@ -180,6 +180,9 @@ export function isNumberArray(value: unknown): value is NumberArray {
  */
 export const WORD_COPY_MAX_BYTES = 1024;
 
+/** This platform's byte order, which a block of numbers is stored in (a Float64Array's). */
+export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** Copies `count` 32-bit words from `source[from]` to `target[to]`. */
 export function copyWords(
   target: Uint32Array,
@@ -294,6 +297,7 @@ export class Ring {
    */
   bytes: Uint8Array;
   words: Uint32Array;
+  #view: DataView;
   #out: Uint8Array = new Uint8Array(256);
   #out32: Uint32Array = new Uint32Array(this.#out.buffer);
   #out64: Float64Array = new Float64Array(this.#out.buffer);
@@ -321,6 +325,7 @@ export class Ring {
     this.data = handle.data;
     this.bytes = new Uint8Array(0);
     this.words = new Uint32Array(0);
+    this.#view = new DataView(this.data, 0, 0);
     this.#refreshViews();
   }
 
@@ -330,6 +335,7 @@ export class Ring {
     if (this.bytes.length === capacity) return;
     this.bytes = new Uint8Array(this.data, 0, capacity);
     this.words = new Uint32Array(this.data, 0, capacity >> 2);
+    this.#view = new DataView(this.data, 0, capacity);
   }
 
   /** Items currently held. */
@@ -824,52 +830,90 @@ export class Ring {
    */
   takeMany(max = Infinity): unknown[] {
     const ctl = this.ctl;
-    // What was copied to the scratch buffer, each piece at an 8-aligned offset: a payload
-    // length, or minus a count of numbers. One list per ring, reused: decoding runs no code of
-    // the caller's, so no other takeMany of this ring runs before this one is done with it.
-    // Counted, not truncated (see releaseList in _codec.ts).
+    // Numbers are read straight from the ring into the result under the lock (a DataView: a
+    // block's float64s sit 4-aligned); codec records are copied to the scratch buffer, each at
+    // an 8-aligned offset, and decoded after the lock is released. `pieces` lists those records
+    // as (payload length, slot in the result) pairs. One list per ring, reused: decoding runs no
+    // code of the caller's, so no other takeMany of this ring runs before this one is done with
+    // it. Counted, not truncated (see releaseList in _codec.ts).
     const pieces = this.#pieces;
     let count = 0;
     let taken = 0;
-    let total = 0;
+    let values: unknown[];
     criticalLock(ctl, CTL_HEAD_LOCK);
     try {
       this.#refreshViews();
-      while (taken < max && this.#available() > 0) {
-        total = align8(total);
-        const piece = this.#takeHeadLocked(total, max - taken);
-        pieces[count++] = piece;
-        if (piece > 0) {
-          total += piece;
-          taken++;
-        } else {
-          total -= 8 * piece;
-          taken -= piece;
+      // Under the head lock the count is exact, or low by puts made since: these are there.
+      const wanted = Math.min(max, this.#count());
+      values = new Array<unknown>(Math.max(0, wanted));
+      let total = 0;
+      while (taken < wanted) {
+        const head = ctl[CTL_HEAD]!;
+        const header = this.words[head >> 2]!;
+        if (header >= NUMBERS_BIT) {
+          taken += this.#takeNumbersLocked(head, header, values, taken, wanted - taken, total);
+          continue;
         }
+        total = align8(total);
+        this.#reserveOut(total + header);
+        this.#copyOut(head + 4, header, total);
+        this.#dropHeadLocked(head, header, 1);
+        this.stats64[STAT_GETS]! += 1;
+        pieces[count++] = header;
+        pieces[count++] = taken++;
+        total += header;
       }
     } finally {
       criticalUnlock(ctl, CTL_HEAD_LOCK); // the scratch buffer's growth may throw
     }
     if (taken > 0) this.#wakeWriters(taken);
-    const values = new Array<unknown>(taken);
     const out = this.#out;
-    const out64 = this.#out64;
     let at = 0;
-    let k = 0;
-    for (let p = 0; p < count; p++) {
-      const piece = pieces[p]!;
+    for (let p = 0; p < count; p += 2) {
       at = align8(at);
-      if (piece > 0) {
-        values[k++] = Decoder.get().decodeAt(out, at);
-        at += piece;
-      } else {
-        for (let i = at >> 3, end = i - piece; i < end; i++) values[k++] = out64[i];
-        at -= 8 * piece;
-      }
+      values[pieces[p + 1]!] = Decoder.get().decodeAt(out, at);
+      at += pieces[p]!;
     }
     // Numbers only, so its slots need no clearing; a huge batch's list is not kept for good.
     if (pieces.length > LIST_KEEP_MAX) pieces.length = 0;
     return values;
+  }
+
+  /**
+   * Under the head lock: moves up to `max` numbers of the head block (at `head`, with `header`)
+   * into `values` from `slot`, and drops them. A block that wraps goes through the scratch
+   * buffer past `used`, its bytes holding records not yet decoded.
+   *
+   * @returns How many were moved.
+   */
+  #takeNumbersLocked(
+    head: number,
+    header: number,
+    values: unknown[],
+    slot: number,
+    max: number,
+    used: number,
+  ): number {
+    const ctl = this.ctl;
+    const skip = ctl[CTL_HEAD_SKIP]!;
+    const count = Math.min(max, (header - NUMBERS_BIT) / 8 - skip);
+    const capacity = ctl[CTL_CAPACITY]!;
+    let at = head + 4 + 8 * skip;
+    if (at >= capacity) at -= capacity;
+    if (at + 8 * count <= capacity) {
+      const view = this.#view;
+      for (let i = 0; i < count; i++) values[slot + i] = view.getFloat64(at + 8 * i, LITTLE_ENDIAN);
+    } else {
+      // The block wraps around the end (a number may straddle it): through the scratch buffer.
+      const offset = align8(used);
+      this.#reserveOut(offset + 8 * count);
+      this.#copyOut(at, 8 * count, offset);
+      const out64 = this.#out64;
+      for (let i = 0; i < count; i++) values[slot + i] = out64[(offset >> 3) + i];
+    }
+    this.#dropHeadLocked(head, header, count);
+    this.stats64[STAT_GETS]! += count;
+    return count;
   }
 
   /**
