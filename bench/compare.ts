@@ -127,7 +127,10 @@ async function ringbufQueue(batch = 1): Promise<number> {
  * ringbuf.js is given), getMany on the main thread.
  */
 async function thetaQueueBatched(typed = false): Promise<number> {
-  // Unbounded, with room for every item should the producer outrun the reader (it does not).
+  // Unbounded, with room for every item should the producer outrun the reader. It does: 0.05-3.6
+  // M items were queued at times in runs of 2026-11-25, so the reader then works from memory the
+  // caches no longer hold, which ringbuf.js's 4096-item ring (its producer spins when full) never
+  // does. A bounded EvictingQueue would evict, and the loop below would wait for items forever.
   const queue = new EvictingQueue<unknown>(undefined, { maxBytes: 256 * 1024 * 1024 });
   const { worker, go } = await producer({
     transport: typed ? "thetaBatchTyped" : "thetaBatch",

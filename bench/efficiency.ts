@@ -1,6 +1,8 @@
 // The share of the machine a pool turns into work: efficiency = (tasks x task length) /
 // (wall time x busy cores), for 1/2/4/8 workers and tiny, 10 us, 100 us and 1 ms CPU-bound
-// tasks, theta and piscina in the same run. Run:
+// tasks, theta and piscina in the same run; each cell is the median of `--rounds` bursts (5, as
+// bench/compare.ts; `--rounds=1` gives the first burst after the warm-up alone, JIT included).
+// Run:
 //   deno run --allow-read --allow-env --allow-sys bench/efficiency.ts
 import { Piscina } from "piscina";
 import { Pool } from "../pool.ts";
@@ -15,7 +17,8 @@ function listArg(name: string, fallback: number[]): number[] {
 // One cell alone, e.g. `--workers=1 --sizes=100,1000`, to measure it again and again.
 const SIZES = listArg("sizes", [0, 10, 100, 1000]); // us of CPU per task (0: a tiny task)
 const WORKERS = listArg("workers", [1, 2, 4, 8]);
-const BUDGET_MS = 300; // CPU work per cell (tiny tasks: a fixed count)
+const [ROUNDS = 5] = listArg("rounds", [5]); // bursts per cell, of which the median
+const BUDGET_MS = 300; // CPU work per burst (tiny tasks: a fixed count)
 
 interface Runner {
   run(us: number): Promise<unknown>;
@@ -40,7 +43,7 @@ function piscina(workers: number): Runner {
   return { run: (us) => pool.run(us), close: () => pool.destroy() };
 }
 
-/** Efficiency of one cell; for tiny tasks, tasks per second instead. */
+/** Efficiency of one cell (the median of ROUNDS bursts); for tiny tasks, tasks per second. */
 async function cell(
   make: (workers: number) => Runner,
   workers: number,
@@ -49,16 +52,22 @@ async function cell(
   const runner = make(workers);
   const count = us === 0 ? 20_000 : Math.max(workers * 4, Math.round((BUDGET_MS * 1000) / us));
   await Promise.all(Array.from({ length: Math.min(count, 200) }, () => runner.run(us))); // warm up
-  const started = performance.now();
-  await Promise.all(Array.from({ length: count }, () => runner.run(us)));
-  const wall = performance.now() - started;
+  const walls: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const started = performance.now();
+    await Promise.all(Array.from({ length: count }, () => runner.run(us)));
+    walls.push(performance.now() - started);
+  }
   await runner.close();
+  const wall = walls.sort((a, b) => a - b)[Math.floor(walls.length / 2)]!;
   if (us === 0) return `${Math.round(count / (wall / 1000) / 1000)} k/s`;
   return ((count * us) / 1000 / (wall * Math.min(workers, CORES))).toFixed(2);
 }
 
 console.log(`# Pool efficiency (Deno ${Deno.version.deno}, ${CORES} cores)\n`);
-console.log("work done / (wall time x busy cores); tiny tasks: tasks per second\n");
+console.log(
+  `work done / (wall time x busy cores), median of ${ROUNDS} bursts; tiny tasks: tasks per second\n`,
+);
 const label = (us: number): string =>
   us === 0 ? "tiny" : us >= 1000 ? `${us / 1000} ms` : `${us} us`;
 console.log(`| workers | pool | ${SIZES.map(label).join(" | ")} |`);
