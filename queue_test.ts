@@ -428,6 +428,89 @@ Deno.test("EvictingQueue batches: putMany, getMany, getManyAsync", async (t) => 
     }
   });
 
+  await t.step(
+    "2 producers' mixed batches to 2 getMany consumers: exactly once, FIFO per producer",
+    async () => {
+      // Runs of numbers (blocks, read in part or whole) between strings (codec records), through
+      // a ring that starts small: blocks wrap around its end and the storage grows under them.
+      const queue = new EvictingQueue<number | string>();
+      const { StoppableThread } = await import("./thread.ts");
+      const perProducer = 30_000;
+      const item = (producer: number, i: number): number | string =>
+        i % 5 === 4 ? `${producer}:${i}` : producer * 1_000_000 + i;
+      const parse = (value: number | string): [number, number] =>
+        typeof value === "string"
+          ? value.split(":").map(Number) as [number, number]
+          : [Math.floor(value / 1_000_000), value % 1_000_000];
+      // Thread targets travel as source: they repeat `item` and `parse` rather than capture them.
+      const producer = (
+        _t: unknown,
+        q: EvictingQueue<number | string>,
+        p: number,
+        count: number,
+      ): void => {
+        const item = (i: number): number | string => i % 5 === 4 ? `${p}:${i}` : p * 1_000_000 + i;
+        for (let i = 0; i < count;) {
+          const batch: (number | string)[] = [];
+          for (const end = Math.min(count, i + 1 + (i % 97)); i < end; i++) batch.push(item(i));
+          q.putMany(batch);
+        }
+      };
+      const consumer = (_t: unknown, q: EvictingQueue<number | string>): number[][] => {
+        const seen: number[][] = [[], []];
+        for (;;) {
+          let values: (number | string)[];
+          try {
+            values = q.getMany(1 + (seen[0]!.length % 300), 10_000);
+          } catch (error) {
+            if ((error as Error).name === "QueueStopped") return seen;
+            throw error;
+          }
+          for (const value of values) {
+            const [p, i] = typeof value === "string"
+              ? value.split(":").map(Number)
+              : [Math.floor(value / 1_000_000), value % 1_000_000];
+            seen[p!]!.push(i!);
+          }
+        }
+      };
+      const other = new StoppableThread(consumer, { args: [queue] }).start();
+      const producers = [0, 1].map((p) =>
+        new StoppableThread(producer, { args: [queue, p, perProducer] }).start()
+      );
+      const seen: number[][] = [[], []];
+      const draining = (async () => {
+        for (;;) {
+          let values: (number | string)[];
+          try {
+            values = await queue.getManyAsync(64, { timeout: 10_000 });
+          } catch (error) {
+            if (error instanceof QueueStopped) return;
+            throw error;
+          }
+          for (const value of values) {
+            assert.equal(value, item(...parse(value)));
+            const [p, i] = parse(value);
+            seen[p]!.push(i);
+          }
+        }
+      })();
+      await Promise.all(producers.map((thread) => thread.join()));
+      queue.stop();
+      await draining;
+      const theirs = await other.join();
+      for (const p of [0, 1]) {
+        for (const list of [seen[p]!, theirs[p]!]) {
+          assert.ok(list.every((value, k) => k === 0 || value > list[k - 1]!), "FIFO per producer");
+        }
+        const all = [...seen[p]!, ...theirs[p]!].sort((a, b) => a - b);
+        assert.equal(all.length, perProducer);
+        assert.ok(all.every((value, k) => value === k), "each item exactly once");
+      }
+      assert.deepEqual(queue.stats, { puts: 2 * perProducer, gets: 2 * perProducer, evicted: 0 });
+    },
+  );
+
   await t.step("a worker's batches reach the main thread whole and in order", async () => {
     const queue = new EvictingQueue<number>();
     const { StoppableThread } = await import("./thread.ts");
