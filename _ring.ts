@@ -301,6 +301,8 @@ export class Ring {
   #out: Uint8Array = new Uint8Array(256);
   #out32: Uint32Array = new Uint32Array(this.#out.buffer);
   #out64: Float64Array = new Float64Array(this.#out.buffer);
+  /** #tryTake's number, taken as takeMany takes numbers (see #takeHeadLocked). */
+  readonly #taken: unknown[] = [0];
   /** takeMany's list of pieces (see there). */
   readonly #pieces: number[] = [];
   #waitSeq = 0;
@@ -848,20 +850,15 @@ export class Ring {
       values = new Array<unknown>(Math.max(0, wanted));
       let total = 0;
       while (taken < wanted) {
-        const head = ctl[CTL_HEAD]!;
-        const header = this.words[head >> 2]!;
-        if (header >= NUMBERS_BIT) {
-          taken += this.#takeNumbersLocked(head, header, values, taken, wanted - taken, total);
+        total = align8(total);
+        const piece = this.#takeHeadLocked(values, taken, wanted - taken, total);
+        if (piece < 0) {
+          taken -= piece;
           continue;
         }
-        total = align8(total);
-        this.#reserveOut(total + header);
-        this.#copyOut(head + 4, header, total);
-        this.#dropHeadLocked(head, header, 1);
-        this.stats64[STAT_GETS]! += 1;
-        pieces[count++] = header;
+        pieces[count++] = piece;
         pieces[count++] = taken++;
-        total += header;
+        total += piece;
       }
     } finally {
       criticalUnlock(ctl, CTL_HEAD_LOCK); // the scratch buffer's growth may throw
@@ -959,38 +956,34 @@ export class Ring {
         return NOTHING;
       }
       this.#refreshViews();
-      piece = this.#takeHeadLocked(0, 1);
+      piece = this.#takeHeadLocked(this.#taken, 0, 1, 0);
     } finally {
       criticalUnlock(ctl, CTL_HEAD_LOCK);
     }
     this.#wakeWriters(1);
-    return piece < 0 ? this.#out64[0] : Decoder.get().decodeAt(this.#out, 0);
+    // `#taken` only ever holds a number: nothing to clear.
+    return piece < 0 ? this.#taken[0] : Decoder.get().decodeAt(this.#out, 0);
   }
 
   /**
-   * Under the head lock: copies up to `max` items of the head record to the scratch buffer at
-   * `offset` (8-aligned), then drops them: a codec record's one value, or numbers of a block.
+   * Under the head lock: takes up to `max` items of the head record. Numbers go straight into
+   * `values` from `slot` (see #takeNumbersLocked); a codec record's payload (its one value) is
+   * copied to the scratch buffer at `offset` (8-aligned), to be decoded once the lock is released.
    *
-   * @returns The payload's length (a codec record), or minus the count of numbers copied.
+   * @returns Minus the count of numbers taken, or the payload's length (a codec record).
    */
-  #takeHeadLocked(offset: number, max: number): number {
+  #takeHeadLocked(values: unknown[], slot: number, max: number, offset: number): number {
     const ctl = this.ctl;
     const head = ctl[CTL_HEAD]!;
     const header = this.words[head >> 2]!;
-    if (header < NUMBERS_BIT) {
-      this.#reserveOut(offset + header);
-      this.#copyOut(head + 4, header, offset);
-      this.#dropHeadLocked(head, header, 1);
-      this.stats64[STAT_GETS]! += 1;
-      return header;
+    if (header >= NUMBERS_BIT) {
+      return -this.#takeNumbersLocked(head, header, values, slot, max, offset);
     }
-    const skip = ctl[CTL_HEAD_SKIP]!;
-    const count = Math.min(max, (header - NUMBERS_BIT) / 8 - skip);
-    this.#reserveOut(offset + 8 * count);
-    this.#copyOut(head + 4 + 8 * skip, 8 * count, offset);
-    this.#dropHeadLocked(head, header, count);
-    this.stats64[STAT_GETS]! += count;
-    return -count;
+    this.#reserveOut(offset + header);
+    this.#copyOut(head + 4, header, offset);
+    this.#dropHeadLocked(head, header, 1);
+    this.stats64[STAT_GETS]! += 1;
+    return header;
   }
 
   /**
