@@ -32,13 +32,18 @@ import {
   waitSync,
 } from "./_futex.ts";
 
-// Control words, one 64-byte cache line per role:
-//   line 0  settings and waiter counts (read-mostly)
-//   line 2  the tail lock and tail position: producers only
-//   line 3  the head lock and head position: consumers only
-//   line 4  pushed items and bytes: producers store, consumers load
-//   line 5  popped items and bytes: consumers store, producers load
-//   line 6  the push epoch, so consumers can trust a cached PUSHED (see #available)
+// Control words, one 128-byte block per role, each role's words within its block's first 36:
+//   bytes   0  settings and waiter counts (read-mostly)
+//   bytes 128  the tail lock and tail position, puts and evictions counted: producers only
+//   bytes 256  the head lock and head position, gets counted: consumers only
+//   bytes 384  pushed items and bytes: producers store, consumers load
+//   bytes 512  popped items and bytes: consumers store, producers load
+//   bytes 640  the push epoch, so consumers can trust a cached PUSHED (see #available)
+// 128, not 64: nothing places a SharedArrayBuffer on a cache-line boundary, and with roles 64
+// bytes apart (a 448-byte block) the tail's words and the head's can share a line. They did in
+// some rings: a number queue between two threads ran at 8-9 M/s in 11 of 18 runs
+// and 13-16 M/s in the others; with 128 (at least 92 bytes between two roles' words, so never one
+// line whatever the offset) 12-16 M/s in 18 of 18, as ringbuf.js (bench/README.md).
 // The published counters are monotonic wrapping Int32s: their differences are the item count and
 // the bytes used. Each side only stores its own counters and loads the other's; a store does not
 // stall on a line the other core holds, while an atomic add (or a lock's compare-exchange on a
@@ -62,21 +67,21 @@ export const CTL_ARMED = 8;
 export const CTL_TAIL_LOCK = 32;
 export const CTL_TAIL = 33;
 export const CTL_LAST = 34;
-export const CTL_HEAD_LOCK = 48;
-export const CTL_HEAD = 49;
+export const CTL_HEAD_LOCK = 64;
+export const CTL_HEAD = 65;
 /** Items of the head record already taken or evicted (a block of numbers only), else 0. */
-export const CTL_HEAD_SKIP = 50;
-export const CTL_PUSHED = 64;
-export const CTL_PUSHED_BYTES = 65;
-export const CTL_POPPED = 80;
-export const CTL_POPPED_BYTES = 81;
-/** Line 6: bumped each time PUSHED crosses a multiple of 2^30 (read-mostly). */
-export const CTL_PUSH_EPOCH = 96;
+export const CTL_HEAD_SKIP = 66;
+export const CTL_PUSHED = 96;
+export const CTL_PUSHED_BYTES = 97;
+export const CTL_POPPED = 128;
+export const CTL_POPPED_BYTES = 129;
+/** Bumped each time PUSHED crosses a multiple of 2^30 (read-mostly). */
+export const CTL_PUSH_EPOCH = 160;
 export const EPOCH_MASK = 0x3fffffff;
-export const STAT_PUTS = 20; // Float64 index: byte 160, tail line
-export const STAT_EVICTED = 21; // byte 168, tail line
-export const STAT_GETS = 28; // byte 224, head line
-export const CONTROL_BYTES = 448;
+export const STAT_PUTS = 18; // Float64 index: byte 144, the tail's block
+export const STAT_EVICTED = 19; // byte 152, the tail's block
+export const STAT_GETS = 34; // byte 272, the head's block
+export const CONTROL_BYTES = 768;
 export const FLAG_STOPPED = 1;
 /** Set at creation: one thread only takes from this ring (see CTL_ARMED). */
 export const FLAG_SINGLE_READER = 2;
