@@ -852,7 +852,7 @@ export class Ring {
       this.#refreshViews();
       // Under the head lock the count is exact, or low by puts made since: these are there.
       const wanted = Math.min(max, this.#count());
-      values = new Array<unknown>(Math.max(0, wanted));
+      values = new Array<unknown>(wanted);
       let total = 0;
       while (taken < wanted) {
         total = align8(total);

@@ -17,7 +17,10 @@ function listArg(name: string, fallback: number[]): number[] {
 // One cell alone, e.g. `--workers=1 --sizes=100,1000`, to measure it again and again.
 const SIZES = listArg("sizes", [0, 10, 100, 1000]); // us of CPU per task (0: a tiny task)
 const WORKERS = listArg("workers", [1, 2, 4, 8]);
-const [ROUNDS = 5] = listArg("rounds", [5]); // bursts per cell, of which the median
+const ROUNDS = listArg("rounds", [5])[0]!; // bursts per cell, of which the median
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
+  throw new RangeError(`Cannot measure ${ROUNDS} bursts per cell: --rounds must be at least 1`);
+}
 const BUDGET_MS = 300; // CPU work per burst (tiny tasks: a fixed count)
 
 interface Runner {
