@@ -17,8 +17,11 @@ import { BATCH, type ProducerJob } from "./_queue_producer.ts";
 
 const ROUNDS = 5;
 const QUEUE_ITEMS = 500_000;
+/** Items of each single-item transport's untimed warm-up phase (see `timed`). */
+const QUEUE_WARMUP = 100_000;
 /** Items for the batched transports: 500k would take them 5-10 ms, mostly thread start-up. */
 const BATCHED_ITEMS = 10_000_000;
+const BATCHED_WARMUP = 1_000_000;
 const POST_MESSAGE_ITEMS = 100_000;
 
 function median(values: number[]): number {
@@ -33,6 +36,7 @@ function format(rate: number): string {
 /** Starts a producer worker and resolves once it is ready, so startup is not measured. */
 async function producer(job: Omit<ProducerJob, "start">): Promise<{
   worker: Worker;
+  /** Starts the producer's next phase (the warm-up, then the timed one). */
   go: () => number;
 }> {
   const start = new SharedArrayBuffer(4);
@@ -46,103 +50,116 @@ async function producer(job: Omit<ProducerJob, "start">): Promise<{
     worker,
     go: () => {
       const flag = new Int32Array(start);
-      Atomics.store(flag, 0, 1);
+      Atomics.add(flag, 0, 1);
       Atomics.notify(flag, 0);
       return performance.now();
     },
   };
 }
 
-async function thetaQueue(kind: ProducerJob["kind"]): Promise<number> {
+/**
+ * Items/s of one transport: the producer sends `job.warmup` items, which `consume` receives
+ * untimed, then `job.count` items, timed. Every transport is warmed alike, each side with its
+ * own code: a queue in use runs warm, and a fresh worker's first milliseconds would measure its
+ * JIT (theta's put is more code than ringbuf.js's push: 0.56-0.74x cold against 0.98-1.0x warm
+ * in runs of 2026-11-25).
+ */
+async function timed(
+  job: Omit<ProducerJob, "start">,
+  consume: (items: number, worker: Worker) => void | Promise<void>,
+): Promise<number> {
+  const { worker, go } = await producer(job);
+  go();
+  await consume(job.warmup, worker);
+  const started = go();
+  await consume(job.count, worker);
+  const rate = job.count / ((performance.now() - started) / 1000);
+  worker.terminate();
+  return rate;
+}
+
+function thetaQueue(kind: ProducerJob["kind"]): Promise<number> {
   const queue = new EvictingQueue<unknown>();
-  const { worker, go } = await producer({
-    transport: "theta",
-    kind,
-    count: QUEUE_ITEMS,
-    queue: queue.handle,
-  });
-  const started = go();
-  for (let i = 0; i < QUEUE_ITEMS; i++) queue.get();
-  const rate = QUEUE_ITEMS / ((performance.now() - started) / 1000);
-  worker.terminate();
-  return rate;
+  return timed(
+    { transport: "theta", kind, warmup: QUEUE_WARMUP, count: QUEUE_ITEMS, queue: queue.handle },
+    (items) => {
+      for (let i = 0; i < items; i++) queue.get();
+    },
+  );
 }
 
-async function thetaChannel(kind: ProducerJob["kind"]): Promise<number> {
+function thetaChannel(kind: ProducerJob["kind"]): Promise<number> {
   const [writer, reader] = channel<unknown>({ size: 1024 });
-  const { worker, go } = await producer({
-    transport: "channel",
-    kind,
-    count: QUEUE_ITEMS,
-    writer: writer.handle,
-  });
-  const started = go();
-  let received = 0;
-  for (const _ of reader) received++;
-  const rate = received / ((performance.now() - started) / 1000);
-  worker.terminate();
-  return rate;
+  const values = reader[Symbol.iterator]();
+  return timed(
+    {
+      transport: "channel",
+      kind,
+      warmup: QUEUE_WARMUP,
+      count: QUEUE_ITEMS,
+      writer: writer.handle,
+    },
+    (items) => {
+      for (let i = 0; i < items; i++) values.next();
+    },
+  );
 }
 
-async function postMessageQueue(kind: ProducerJob["kind"]): Promise<number> {
-  const { worker, go } = await producer({
-    transport: "postMessage",
-    kind,
-    count: POST_MESSAGE_ITEMS,
-  });
+function postMessageQueue(kind: ProducerJob["kind"]): Promise<number> {
   let received = 0;
-  const done = new Promise<void>((resolve) => {
-    worker.onmessage = () => {
-      if (++received === POST_MESSAGE_ITEMS) resolve();
-    };
-  });
-  const started = go();
-  await done;
-  const rate = POST_MESSAGE_ITEMS / ((performance.now() - started) / 1000);
-  worker.terminate();
-  return rate;
+  return timed(
+    { transport: "postMessage", kind, warmup: POST_MESSAGE_ITEMS / 5, count: POST_MESSAGE_ITEMS },
+    (items, worker) =>
+      new Promise<void>((resolve) => {
+        const until = received + items;
+        worker.onmessage = () => {
+          if (++received === until) resolve();
+        };
+      }),
+  );
 }
 
 /** ringbuf.js (SPSC, Float64), one number at a time or in batches of `batch`. */
-async function ringbufQueue(batch = 1): Promise<number> {
-  const items = batch === 1 ? QUEUE_ITEMS : BATCHED_ITEMS;
+function ringbufQueue(batch = 1): Promise<number> {
   const ring = RingBuffer.getStorageForCapacity(4096, Float64Array);
   const buffer = new RingBuffer(ring, Float64Array);
-  const { worker, go } = await producer({
-    transport: batch === 1 ? "ringbuf" : "ringbufBatch",
-    kind: "number",
-    count: items,
-    ring,
-  });
   const out = new Float64Array(batch);
-  const started = go();
-  for (let received = 0; received < items;) received += buffer.pop(out);
-  const rate = items / ((performance.now() - started) / 1000);
-  worker.terminate();
-  return rate;
+  return timed(
+    {
+      transport: batch === 1 ? "ringbuf" : "ringbufBatch",
+      kind: "number",
+      warmup: batch === 1 ? QUEUE_WARMUP : BATCHED_WARMUP,
+      count: batch === 1 ? QUEUE_ITEMS : BATCHED_ITEMS,
+      ring,
+    },
+    (items) => {
+      for (let received = 0; received < items;) received += buffer.pop(out);
+    },
+  );
 }
 
 /**
  * theta's queue in batches of BATCH: putMany in the worker (of an array, or of a Float64Array as
  * ringbuf.js is given), getMany on the main thread.
  */
-async function thetaQueueBatched(typed = false): Promise<number> {
+function thetaQueueBatched(typed = false): Promise<number> {
   // Unbounded, with room for every item should the producer outrun the reader. It does: 0.05-3.6
   // M items were queued at times in runs of 2026-11-25, so the reader then works from memory the
   // caches no longer hold, which ringbuf.js's 4096-item ring (its producer spins when full) never
   // does. A bounded EvictingQueue would evict, and the loop below would wait for items forever.
   const queue = new EvictingQueue<unknown>(undefined, { maxBytes: 256 * 1024 * 1024 });
-  const { worker, go } = await producer({
-    transport: typed ? "thetaBatchTyped" : "thetaBatch",
-    kind: "number",
-    count: BATCHED_ITEMS,
-    queue: queue.handle,
-  });
-  const started = go();
-  for (let received = 0; received < BATCHED_ITEMS;) received += queue.getMany(BATCH).length;
-  const rate = BATCHED_ITEMS / ((performance.now() - started) / 1000);
-  worker.terminate();
-  return rate;
+  return timed(
+    {
+      transport: typed ? "thetaBatchTyped" : "thetaBatch",
+      kind: "number",
+      warmup: BATCHED_WARMUP,
+      count: BATCHED_ITEMS,
+      queue: queue.handle,
+    },
+    (items) => {
+      for (let received = 0; received < items;) received += queue.getMany(BATCH).length;
+    },
+  );
 }
 
 async function measure(run: () => Promise<number>): Promise<number> {
