@@ -279,12 +279,15 @@ export class PoolWorker {
   async loop(): Promise<void> {
     if (this.macrotaskTurns) return await this.macrotaskLoop();
     for (;;) {
-      // The ring polls a few microseconds before sleeping, as for any reader (SPIN_POLLS): a
-      // caller awaiting one task at a time sends the next within them. Polling longer (0.1 ms
+      // The ring polls before sleeping, as for any reader (SPIN_POLLS, about 42 us here): a
+      // caller awaiting one task at a time sends the next within it. Polling longer (0.1 ms
       // here before) only paid off as a tail: the kernel often runs the worker it wakes on the
       // sender's core, where the poll then keeps the sender off that core (p99 115-159 us
-      // against 58-66 without, bench/pool_latency.ts; bursts and efficiency unchanged). On one
-      // core it does not poll at all: the sender cannot run meanwhile.
+      // against 58-66 without, bench/pool_latency.ts; bursts and efficiency unchanged). Such a
+      // shared core still costs a sequential caller 40-60 us a call for a few hundred calls
+      // (after a burst, while V8's helper threads hold the other core); shorter polls on either
+      // side did not lower the mean (bench/README.md). On one core it does not poll at all: the
+      // sender cannot run meanwhile.
       const record = this.requests.take(undefined, this.poll);
       if (record === ENDED) return;
       await this.runRequest(record);
