@@ -21,6 +21,7 @@ const QUEUE_ITEMS = 500_000;
 const QUEUE_WARMUP = 100_000;
 /** Items for the batched transports: 500k would take them 5-10 ms, mostly thread start-up. */
 const BATCHED_ITEMS = 10_000_000;
+/** Items of each batched transport's untimed warm-up phase. */
 const BATCHED_WARMUP = 1_000_000;
 const POST_MESSAGE_ITEMS = 100_000;
 
