@@ -240,7 +240,7 @@ export function waitAsync(
     // Deno does not count a pending Atomics.waitAsync as work: without a timer the event loop
     // may end, or never deliver the wake-up, even one notified from this thread. The timer
     // also ends finite waits should V8's own timeout be late.
-    const keepAlive = timeout === Infinity ? setInterval(() => {}, 0x7fffffff) : setTimeout(() => {
+    const keepAlive = timeout === Infinity ? holdOpen() : setTimeout(() => {
       if (settle()) resolve("timed-out");
     }, timeout + 1);
     // One listener per signal for all of this thread's waits (see SignalWatch).
@@ -438,6 +438,15 @@ export function nap(i32: Int32Array, index: number, value: number, ms: number): 
     if (pending.async) pending.value.then(done);
     else done();
   });
+}
+
+/**
+ * A timer that holds this thread's event loop open until it is cleared (`clearInterval`), for
+ * what the event loop does not count as work: a pending Atomics.waitAsync, or a promise that only
+ * another thread or process settles.
+ */
+export function holdOpen(): ReturnType<typeof setInterval> {
+  return setInterval(() => {}, 0x7fffffff);
 }
 
 /** Keeps `timer` from holding the process alive (Deno.unrefTimer, where it exists). */

@@ -7,6 +7,7 @@
 
 import { decode, encode, Encoded, encodeOutcome } from "./_codec.ts";
 import { FrameReader, writeFrame } from "./_pool/frames.ts";
+import { holdOpen } from "./_futex.ts";
 import {
   MODE_EACH,
   readRequest,
@@ -83,7 +84,7 @@ for await (const frame of new FrameReader(Deno.stdin.readable)) {
   const started = performance.now();
   // A task awaiting something that holds no timer or I/O (a promise that never settles) must
   // not let the process end: its parent decides when it ends.
-  const keepAlive = setInterval(() => {}, 0x7fffffff);
+  const keepAlive = holdOpen();
   CurrentTask.context = {
     id,
     signal: never,

@@ -4,7 +4,7 @@
 // Job record (job.ts), worker handles (worker_handle.ts), the reply pump (pump.ts), inline runs
 // (inline.ts), map's engine (map.ts) and the wire protocol (protocol.ts).
 
-import { checkTimeout } from "../_futex.ts";
+import { checkTimeout, holdOpen } from "../_futex.ts";
 import { Encoded } from "../_codec.ts";
 import { PoolClosed, QueueFull, WorkerCrashed } from "../_errors.ts";
 import { fromWire } from "../_shareable.ts";
@@ -1228,7 +1228,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
       return;
     }
     // endWorker's timers are unref'd: this one keeps the process alive for whoever awaits.
-    const keepAlive = setInterval(() => {}, 0x7fffffff);
+    const keepAlive = holdOpen();
     void Promise.all(endings).then(() => {
       clearInterval(keepAlive);
       this.#closed.resolve();
