@@ -4,6 +4,7 @@
 //   deno run --allow-read --allow-env --allow-sys bench/cancel.ts
 import { LocalExecutor, Pool } from "../pool.ts";
 import { Piscina } from "piscina";
+import { median } from "./_median.ts";
 
 const TASKS = 20_000;
 const ROUNDS = 3;
@@ -20,11 +21,6 @@ interface Contender {
   close: () => Promise<unknown>;
   /** False if aborting TASKS queued tasks takes the process down (the column says so). */
   survivesAbortAll: boolean;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 /** Milliseconds for TASKS tasks submitted at once, each with `options()`. */

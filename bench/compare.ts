@@ -14,6 +14,7 @@ import { Piscina } from "piscina";
 import workerpool from "workerpool";
 import { Tinypool } from "tinypool";
 import { BATCH, type ProducerJob } from "./_queue_producer.ts";
+import { median } from "./_median.ts";
 
 const ROUNDS = 5;
 const QUEUE_ITEMS = 500_000;
@@ -24,11 +25,6 @@ const BATCHED_ITEMS = 10_000_000;
 /** Items of each batched transport's untimed warm-up phase. */
 const BATCHED_WARMUP = 1_000_000;
 const POST_MESSAGE_ITEMS = 100_000;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 function format(rate: number): string {
   return rate >= 1e6 ? `${(rate / 1e6).toFixed(2)} M/s` : `${(rate / 1e3).toFixed(1)} k/s`;

@@ -6,6 +6,7 @@
 //   deno run --allow-read --allow-env --allow-sys bench/efficiency.ts
 import { Piscina } from "piscina";
 import { Pool } from "../pool.ts";
+import { median } from "./_median.ts";
 
 const CORES = navigator.hardwareConcurrency;
 /** `--name=1,2,3` from the command line, or the default. */
@@ -62,7 +63,7 @@ async function cell(
     walls.push(performance.now() - started);
   }
   await runner.close();
-  const wall = walls.sort((a, b) => a - b)[Math.floor(walls.length / 2)]!;
+  const wall = median(walls);
   if (us === 0) return `${Math.round(count / (wall / 1000) / 1000)} k/s`;
   return ((count * us) / 1000 / (wall * Math.min(workers, CORES))).toFixed(2);
 }

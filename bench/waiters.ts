@@ -4,6 +4,7 @@
 //   deno run --allow-read --allow-env bench/waiters.ts
 import { channel } from "../channel.ts";
 import { EvictingQueue } from "../queue.ts";
+import { MacrotaskYielder } from "../_futex.ts";
 
 const COUNTS = [1000, 4000, 16000];
 
@@ -21,14 +22,6 @@ async function writers(count: number, signal?: AbortSignal): Promise<number> {
   return performance.now() - started;
 }
 
-/** Resolves after one event-loop turn (a MessageChannel message: timers are clamped to 1 ms). */
-function turn({ port1, port2 }: MessageChannel): Promise<void> {
-  return new Promise((resolve) => {
-    port1.onmessage = () => resolve();
-    port2.postMessage(0);
-  });
-}
-
 /**
  * Milliseconds to abort `count` async writers waiting on a full one-item channel, each with its
  * own signal, one per event-loop turn (as timeouts of their own would): the waiters still
@@ -41,16 +34,16 @@ async function aborted(count: number): Promise<number> {
   const writes = controllers.map((controller, i) =>
     writer.writeAsync(i, { signal: controller.signal }).catch(() => {})
   );
-  const ports = new MessageChannel();
+  // One event-loop turn per abort (a MessageChannel message: timers are clamped to 1 ms).
+  const yielder = new MacrotaskYielder();
   const started = performance.now();
   for (const controller of controllers) {
     controller.abort();
-    await turn(ports);
+    await yielder.next();
   }
   await Promise.all(writes);
   const elapsed = performance.now() - started;
-  ports.port1.close();
-  ports.port2.close();
+  yielder.close();
   writer.close();
   return elapsed;
 }
