@@ -15,6 +15,7 @@ import {
 } from "./_ring.ts";
 import { Encoder } from "./_codec.ts";
 import { countWaits } from "./testdata/wait_count.ts";
+import { within } from "./testdata/within.ts";
 
 Deno.test("Ring keeps records in order, whatever their size", async (t) => {
   await t.step("mixed sizes wrap around and grow the storage", () => {
@@ -147,18 +148,12 @@ Deno.test("Ring takes wait, time out and wake", async (t) => {
  * the test after a second (the ring is then stopped, so that the put ends).
  */
 async function wokenWithin(ring: Ring, put: Promise<number>): Promise<number> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const asleep = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      ring.stop();
-      reject(new Error("a writer was left asleep with room free"));
-    }, 1000);
-  });
   try {
-    return await Promise.race([put, asleep]);
-  } finally {
-    clearTimeout(timer);
+    return await within(put, 1000, "a writer woken with room free");
+  } catch (error) {
+    ring.stop();
     await put;
+    throw error;
   }
 }
 

@@ -4,6 +4,7 @@ import { StoppableThread, type ThreadContext } from "./thread.ts";
 import { Event } from "./sync.ts";
 import { EvictingQueue } from "./queue.ts";
 import { Pool } from "./pool.ts";
+import { within } from "./testdata/within.ts";
 
 type Recipe = {
   snapshot: () => number[];
@@ -366,15 +367,6 @@ async function assertSlotFree(calls: CallQueue<Counter>): Promise<void> {
   assert.ok(await other.join() >= 1);
   controller.abort();
   await serving;
-}
-
-/** Rejects if `promise` does not settle within `ms`, so that a hang fails the test. */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 Deno.test("CallQueue calls that are never collected hold nothing", async (t) => {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { countWaits } from "./testdata/wait_count.ts";
+import { within } from "./testdata/within.ts";
 import { channel, ChannelClosed, ChannelReader, ChannelWriter, QueueTimeout } from "./channel.ts";
 import { StoppableThread, type ThreadContext } from "./thread.ts";
 import { Pool } from "./pool.ts";
@@ -291,13 +292,7 @@ Deno.test("channel with many writers waiting for room", async (t) => {
     // All five wait for room: a waiting put registers before writeAsync returns its promise.
     assert.deepEqual(reader.read(1), ["x".repeat(200)]);
     // No further read: the room fits all five (without the hand-on, four would wait for good).
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      Promise.all(writes),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error("writers left waiting with room")), 5000);
-      }),
-    ]).finally(() => clearTimeout(timer));
+    await within(Promise.all(writes), 5000, "writers waiting with room for them");
     assert.deepEqual(
       reader.read(5).toSorted(),
       Array.from({ length: 5 }, (_, i) => `small ${i}`),

@@ -1,0 +1,10 @@
+// Test helper: fails a test that would hang, instead of letting it hang.
+
+/** Rejects if `promise` does not settle within `ms`, so that a hang fails the test. */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
