@@ -1192,8 +1192,7 @@ export class Ring {
     // head), so neither does the padding a block of numbers needs to start 8-aligned.
     const tail = ctl[CTL_TAIL]!;
     const pad = numbers && length > 8 && (tail & 7) === 0;
-    const header = numbers ? NUMBERS_BIT + (pad ? PAD_BIT : 0) + length : length;
-    const need = recordBytes(header);
+    const need = (pad ? 8 : 4) + align4(length); // recordBytes of the header below
     const items = numbers ? length >> 3 : 1;
     // FLAGS, limits and CAPACITY are read plainly: limits never change, CAPACITY only under
     // both locks, and a stop racing with this put may land either side of it.
@@ -1201,6 +1200,7 @@ export class Ring {
     if (need > ctl[CTL_MAX_BYTES]!) return PUT_TOO_LARGE;
     if (!this.#hasRoom(need, items) && !this.#makeRoom(need, items, evict)) return PUT_FULL;
     const capacity = ctl[CTL_CAPACITY]!;
+    const header = numbers ? NUMBERS_BIT + (pad ? PAD_BIT : 0) + length : length;
     this.words[tail >> 2] = header;
     let start = payloadAt(tail, header);
     if (start >= capacity) start -= capacity;
