@@ -12,14 +12,18 @@
 // of a 4-byte header followed by the payload, each padded to 4 bytes, so a header never straddles
 // the end; a payload may wrap around it. A header is the payload's length, or, with NUMBERS_BIT
 // set, marks a block of numbers: raw float64s, one item each, so a run of numbers costs 8 bytes
-// a number and copies in bulk instead of one codec record each. A block's numbers start at a
-// multiple of 8 (PAD_BIT: 4 bytes of padding after the header when the tail was 4 off), and the
-// storage is a multiple of 8 bytes, so a block is read as float64s and never splits a number at
-// the end: V8 copies into and out of shared memory byte by byte between buffers 4 bytes off each
-// other's alignment (4x slower for 256 numbers, measured). A block of one number (a single put)
-// is not padded: 12 bytes, not 16 (padded, one number at a time ran 16 -> 13 M/s between two
-// threads); it is read from its two words, which may straddle the end. Consumers may take part of the head
-// block; CTL_HEAD_SKIP counts its items already gone. Item counters count items, not records.
+// a number and copies in bulk instead of one codec record each. Consumers may take part of the
+// head block; CTL_HEAD_SKIP counts its items already gone. Item counters count items, not records.
+//
+// Alignment. V8 copies into and out of shared memory byte by byte between buffers 4 bytes off
+// each other's alignment (4x slower for 256 numbers, measured; padding large codec payloads as
+// below took a 64 KiB Uint8Array's put + get from 22-30 to 14-22 us). So a block of numbers starts at a multiple of 8 (PAD_BIT: 4 bytes of padding
+// after the header when the tail was 8-aligned), and the storage is a multiple of 8 bytes: a block
+// is read as float64s and wraps around the end between two numbers. A block of one number (a
+// single put) is not padded: 12 bytes, not 16 (padded, one number at a time between two threads
+// ran 16 -> 13 M/s); it is read from its two words, which may straddle the end. A codec payload
+// copied in bulk (over WORD_COPY_MAX_BYTES) is padded the same way when it fits padded.
+//
 // Waiting readers and writers sleep on sequence words that producers bump only when the matching
 // waiter count is non-zero: a notify only costs when someone waits (and, in a single-reader ring,
 // only once per sleep: see CTL_ARMED).
@@ -100,8 +104,9 @@ export const FLAG_WRITERS_NEVER_WAIT = 4;
 /** Header bit of a block of numbers; the rest of the header is the payload's length. */
 export const NUMBERS_BIT = 0x80000000;
 /**
- * Header bit of a block of numbers whose payload starts 8 bytes after the header, not 4: set on
- * a block of two or more numbers put where the tail is 8-aligned, so that they start 8-aligned.
+ * Header bit of a record whose payload starts 8 bytes after the header, not 4, so that it starts
+ * 8-aligned: set on a block of two or more numbers put where the tail is 8-aligned, and on a
+ * codec payload over WORD_COPY_MAX_BYTES there if it fits padded (see #putLocked).
  */
 export const PAD_BIT = 0x40000000;
 /** The payload's length in a header (lengths stay below MAX_RING_BYTES, 2^30). */
@@ -564,7 +569,7 @@ export class Ring {
     for (let p = 0; p < scratch.count; p++) {
       const piece = pieces[p]!;
       if (piece > 0) {
-        at = align4(at); // as #planBatch placed it
+        at = align8(at); // as #planBatch placed it
         status = this.#putLocked(bytes, at, piece, false, evict, words);
         if (status !== PUT_DONE) break;
         added++;
@@ -639,8 +644,9 @@ export class Ring {
         i = end;
         continue;
       }
-      // 4-aligned, and with room for a whole last word, so that #putLocked copies it in words.
-      total = align4(total);
+      // 8-aligned, as a large payload may be in the ring (see PAD_BIT), and with room for a
+      // whole last word, so that #putLocked copies a small one in words.
+      total = align8(total);
       const length = encoder.encodeLength(values[i], `${what}[${i}]`);
       scratch.reserve(total + align4(length));
       copyBytes(scratch.bytes, total, encoder.buf, 0, length);
@@ -971,8 +977,8 @@ export class Ring {
         if (number >= ctl[CTL_CAPACITY]!) number -= ctl[CTL_CAPACITY]!;
         return this.#numberAt(number);
       }
-      this.#reserveOut(header);
-      this.#copyOut(at + 4, header, 0);
+      this.#reserveOut(header & LENGTH_MASK);
+      this.#copyOut(payloadAt(at, header), header & LENGTH_MASK, 0);
     } finally {
       criticalUnlock(ctl, which);
     }
@@ -1028,11 +1034,12 @@ export class Ring {
     if (header >= NUMBERS_BIT) {
       return -this.#takeNumbersLocked(head, header, values, slot, max);
     }
-    this.#reserveOut(offset + header);
-    this.#copyOut(head + 4, header, offset);
+    const length = header & LENGTH_MASK;
+    this.#reserveOut(offset + length);
+    this.#copyOut(payloadAt(head, header), length, offset);
     this.#dropHeadLocked(head, header, 1);
     this.stats64[STAT_GETS]! += 1;
-    return header;
+    return length;
   }
 
   /**
@@ -1191,16 +1198,20 @@ export class Ring {
     // The tail does not move while this producer holds the tail lock (making room moves the
     // head), so neither does the padding a block of numbers needs to start 8-aligned.
     const tail = ctl[CTL_TAIL]!;
-    const pad = numbers && length > 8 && (tail & 7) === 0;
-    const need = (pad ? 8 : 4) + align4(length); // recordBytes of the header below
     const items = numbers ? length >> 3 : 1;
+    let pad = (tail & 7) === 0 && (numbers ? length > 8 : length > WORD_COPY_MAX_BYTES);
     // FLAGS, limits and CAPACITY are read plainly: limits never change, CAPACITY only under
     // both locks, and a stop racing with this put may land either side of it.
     if (ctl[CTL_FLAGS]! & FLAG_STOPPED) return PUT_STOPPED;
+    // A codec payload is padded only where it fits as it is: a faster copy is not worth an
+    // eviction, a growth or a refusal, and readers copy it either way. A block of numbers is
+    // always padded (read as float64s), and tryPutMany sizes blocks to fit padded.
+    if (pad && !numbers && !this.#hasRoom(8 + align4(length), items)) pad = false;
+    const need = (pad ? 8 : 4) + align4(length); // recordBytes of the header below
     if (need > ctl[CTL_MAX_BYTES]!) return PUT_TOO_LARGE;
     if (!this.#hasRoom(need, items) && !this.#makeRoom(need, items, evict)) return PUT_FULL;
     const capacity = ctl[CTL_CAPACITY]!;
-    const header = numbers ? NUMBERS_BIT + (pad ? PAD_BIT : 0) + length : length;
+    const header = (numbers ? NUMBERS_BIT : 0) + (pad ? PAD_BIT : 0) + length;
     this.words[tail >> 2] = header;
     let start = payloadAt(tail, header);
     if (start >= capacity) start -= capacity;

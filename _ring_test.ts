@@ -343,6 +343,42 @@ Deno.test("Ring stores runs of numbers as typed blocks", async (t) => {
     },
   );
 
+  await t.step("a large codec payload starts 8-aligned where it fits padded", () => {
+    // Copied in bulk, it would go byte by byte 4 bytes off (see the step above).
+    const ring = Ring.create({ initialBytes: 1 << 14, maxBytes: 1 << 14 });
+    let padded = 0;
+    for (let length = 0; length < 24; length++) {
+      const small = "x".repeat(length);
+      const large = "y".repeat(1500 + length);
+      assert.deepEqual(ring.tryPutMany([small, large], false), { added: 2, status: PUT_DONE });
+      const last = ring.ctl[CTL_LAST]!;
+      const at = payloadAt(last, ring.words[last >> 2]!);
+      assert.equal(at % 8, 0, `after ${length} bytes`);
+      if (at === last + 8) padded++;
+      assert.equal(ring.peek(true), large);
+      assert.deepEqual(ring.takeMany(), [small, large]);
+      assert.equal(ring.tryPut(large, false), PUT_DONE);
+      assert.equal(ring.tryTake(), large);
+    }
+    assert.ok(padded > 0 && padded < 24, `${padded} of 24 padded`);
+  });
+
+  await t.step("a large codec payload that only fits unpadded goes unpadded", () => {
+    // maxBytes 2048, an empty ring whose tail (0) is 8-aligned: a 2041-2044-byte payload fits
+    // with its header (4 + 2044), not padded (8 + 2044). Nothing is refused for the padding.
+    const ring = Ring.create({ initialBytes: 2048, maxBytes: 2048 });
+    let bytes = new Uint8Array(0);
+    let length = 0;
+    for (let size = 2030; length < 2041; size++) {
+      bytes = new Uint8Array(size).fill(7);
+      length = Encoder.get().encodeLength(bytes, "bytes");
+    }
+    assert.ok(length <= 2044, `encoded in ${length} bytes`);
+    assert.equal(ring.tryPut(bytes, false), PUT_DONE);
+    assert.equal(payloadAt(0, ring.words[0]!), 4);
+    assert.deepEqual(ring.tryTake(), bytes);
+  });
+
   await t.step("a single number is not padded, and may straddle the ring's end", () => {
     // 12 bytes, not 16: one put at a time ran 16 -> 13 M/s padded (4 bytes more per item).
     const ring = Ring.create({ initialBytes: 64, maxBytes: 64 });
