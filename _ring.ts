@@ -16,13 +16,13 @@
 // head block; CTL_HEAD_SKIP counts its items already gone. Item counters count items, not records.
 //
 // Alignment. V8 copies into and out of shared memory byte by byte between buffers 4 bytes off
-// each other's alignment (4x slower for 256 numbers, measured; padding large codec payloads as
-// below took a 64 KiB Uint8Array's put + get from 22-30 to 14-22 us). So a block of numbers starts at a multiple of 8 (PAD_BIT: 4 bytes of padding
-// after the header when the tail was 8-aligned), and the storage is a multiple of 8 bytes: a block
-// is read as float64s and wraps around the end between two numbers. A block of one number (a
-// single put) is not padded: 12 bytes, not 16 (padded, one number at a time between two threads
-// ran 16 -> 13 M/s); it is read from its two words, which may straddle the end. A codec payload
-// copied in bulk (over WORD_COPY_MAX_BYTES) is padded the same way when it fits padded.
+// each other's alignment (4x slower for 256 numbers, measured). So a block of numbers starts at a
+// multiple of 8 (PAD_BIT: 4 bytes of padding after the header when the tail was 8-aligned), and
+// the storage is a multiple of 8 bytes: a block is read as float64s and wraps around the end
+// between two numbers. A block of one number (a single put) is not padded: 12 bytes, not 16
+// (padded, one number at a time between two threads ran 16 -> 13 M/s); it is read from its two
+// words, which may straddle the end. A codec payload copied in bulk (over WORD_COPY_MAX_BYTES) is
+// padded the same way where it fits padded (a 64 KiB Uint8Array's put + get: 22-30 -> 14-22 us).
 //
 // Waiting readers and writers sleep on sequence words that producers bump only when the matching
 // waiter count is non-zero: a notify only costs when someone waits (and, in a single-reader ring,
@@ -1204,8 +1204,9 @@ export class Ring {
     // both locks, and a stop racing with this put may land either side of it.
     if (ctl[CTL_FLAGS]! & FLAG_STOPPED) return PUT_STOPPED;
     // A codec payload is padded only where it fits as it is: a faster copy is not worth an
-    // eviction, a growth or a refusal, and readers copy it either way. A block of numbers is
-    // always padded (read as float64s), and tryPutMany sizes blocks to fit padded.
+    // eviction, a growth or a refusal, and readers copy it either way. A block of two or more
+    // numbers always starts 8-aligned (it is read as float64s); tryPutMany sizes blocks so that
+    // one fits padded in an empty ring.
     if (pad && !numbers && !this.#hasRoom(8 + align4(length), items)) pad = false;
     const need = (pad ? 8 : 4) + align4(length); // recordBytes of the header below
     if (need > ctl[CTL_MAX_BYTES]!) return PUT_TOO_LARGE;
