@@ -7,10 +7,11 @@
 // class's own source text (what V8 runs, after TypeScript is stripped) or a primitive's literal.
 // The same codec, ring and shareable classes therefore run on both sides, written once.
 //
-// The rule this imposes on bundled modules (_errors, _codec, _signal_watch, _futex, _ring, _shareable, sync,
-// queue, channel, callqueue, _pool/protocol, _pool/mailbox, _thread/protocol, _worker/): every module-level binding is exported, is a function, a
-// class or a primitive, and names are unique across them. Any break of the rule fails every
-// worker at start, which the pool and thread tests see at once.
+// The rule this imposes on bundled modules (_errors, _codec, _signal_watch, _futex, _ring,
+// _shareable, sync, queue, channel, callqueue, _pool/protocol, _pool/mailbox, _thread/protocol,
+// _worker/): every module-level binding is exported, is a function, a class or a primitive, and
+// names are unique across them. Any break of the rule fails every worker at start, which the
+// pool and thread tests see at once.
 
 /**
  * Re-declares one export from its runtime value.

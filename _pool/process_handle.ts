@@ -95,6 +95,8 @@ export function permissionFlags(
 /** A pool worker in a child process. */
 export class ProcessHandle extends HandleBase implements Handle {
   readonly #child: Deno.ChildProcess;
+  /** Resolves once the process has exited and been reaped: what `retire` returns, every time. */
+  readonly #reaped: Promise<void>;
   readonly #stdin: WritableStreamDefaultWriter<Uint8Array>;
   readonly #functions: Set<number> = new Set();
   #writing: Promise<void> = Promise.resolve();
@@ -114,6 +116,7 @@ export class ProcessHandle extends HandleBase implements Handle {
       stdout: "piped",
       stderr: "inherit",
     }).spawn();
+    this.#reaped = child.status.then(() => {});
     this.#stdin = child.stdin.getWriter();
     this.#stdin.closed.catch(() => {}); // a killed child's pipe errors: its status says why
     this.#read(child.stdout, events);
@@ -190,14 +193,13 @@ export class ProcessHandle extends HandleBase implements Handle {
 
   /** Kills the process (SIGKILL: it stops wherever it is) and reaps it. */
   retire(): Promise<void> {
-    const reaped = this.#child.status.then(() => {});
-    if (!this.markDead()) return reaped;
+    if (!this.markDead()) return this.#reaped;
     try {
       this.#child.kill("SIGKILL");
     } catch {
       // Already exited.
     }
     this.#stdin.close().catch(() => {});
-    return reaped;
+    return this.#reaped;
   }
 }
