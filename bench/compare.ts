@@ -116,11 +116,38 @@ function postMessageQueue(kind: ProducerJob["kind"]): Promise<number> {
   );
 }
 
-/** ringbuf.js (SPSC, Float64), one number at a time or in batches of `batch`. */
-function ringbufQueue(batch = 1): Promise<number> {
+/** Holds the last batch ringbufQueue(batch, true) made (see there). */
+const sink: { batch: number[] } = { batch: [] };
+
+/**
+ * ringbuf.js (SPSC, Float64), one number at a time or in batches of `batch`. With `arrays`, its
+ * reader also copies each batch into a new plain array, as `getMany` returns one: the same work
+ * on the reading side, so that the ring's own cost is compared.
+ */
+function ringbufQueue(batch = 1, arrays = false): Promise<number> {
   const ring = RingBuffer.getStorageForCapacity(4096, Float64Array);
   const buffer = new RingBuffer(ring, Float64Array);
   const out = new Float64Array(batch);
+  if (arrays) {
+    return timed(
+      {
+        transport: "ringbufBatch",
+        kind: "number",
+        warmup: BATCHED_WARMUP,
+        count: BATCHED_ITEMS,
+        ring,
+      },
+      (items) => {
+        for (let received = 0; received < items;) {
+          const count = buffer.pop(out);
+          const values = new Array<number>(count);
+          for (let i = 0; i < count; i++) values[i] = out[i]!;
+          sink.batch = values; // escapes, as getMany's result does: V8 must make it
+          received += count;
+        }
+      },
+    );
+  }
   return timed(
     {
       transport: batch === 1 ? "ringbuf" : "ringbufBatch",
@@ -198,6 +225,7 @@ async function queueSection(): Promise<void> {
   const single = await paired(() => thetaQueue("number"), () => ringbufQueue());
   const batched = await paired(() => thetaQueueBatched(), () => ringbufQueue(BATCH));
   const typed = await paired(() => thetaQueueBatched(true), () => ringbufQueue(BATCH));
+  const arrays = await paired(() => thetaQueueBatched(), () => ringbufQueue(BATCH, true));
   const thetaNumbers = single.a;
   const thetaObjects = await measure(() => thetaQueue("object"));
   const channelNumbers = await measure(() => thetaChannel("number"));
@@ -239,8 +267,14 @@ async function queueSection(): Promise<void> {
       typed.ratio.toFixed(2)
     }x (Float64Array) |`,
   );
+  console.log(
+    `| ringbuf.js 0.4.0 batched, each batch then copied into a new array (what getMany returns) | ${
+      format(arrays.b)
+    } | ${arrays.ratio.toFixed(2)}x (array; theta ${format(arrays.a)} in these rounds) |`,
+  );
   console.log(`\ntheta / ringbuf.js batched, round by round: array ${ratios(batched)}`);
   console.log(`Float64Array ${ratios(typed)}`);
+  console.log(`array, against ringbuf.js into arrays ${ratios(arrays)}`);
 }
 
 /** A pool under test: run one tiny task (x => x + 1), and shut down. */
