@@ -284,10 +284,11 @@ export class PoolWorker {
       // here before) only paid off as a tail: the kernel often runs the worker it wakes on the
       // sender's core, where the poll then keeps the sender off that core (p99 115-159 us
       // against 58-66 without, bench/pool_latency.ts; bursts and efficiency unchanged). Such a
-      // shared core still costs a sequential caller 40-60 us a call for a few hundred calls
-      // (after a burst, while V8's helper threads hold the other core); shorter polls on either
-      // side did not lower the mean (bench/README.md). On one core it does not poll at all: the
-      // sender cannot run meanwhile.
+      // shared core still costs a sequential caller 40-60 us a call for runs of hundreds of
+      // calls, even with the other core idle: an idle core can only take a thread that waits
+      // to run, so two threads that take turns stay together. Polling less (here, or in the
+      // pump) made those calls cheaper and the runs longer, and the mean did not fall
+      // (bench/README.md). On one core it does not poll at all: the sender cannot run meanwhile.
       const record = this.requests.take(undefined, this.poll);
       if (record === ENDED) return;
       await this.runRequest(record);
