@@ -194,6 +194,50 @@ Deno.test("Ring: a woken writer that cannot use the room hands the wake-up on", 
     assert.equal(Atomics.load(ring.ctl, CTL_WRITERS), 0);
   });
 
+  await t.step("killed as it woke in a blocking put, by the take meant for it", async () => {
+    // A worker's blocking put sleeps first, a second writer behind it. The worker's kill word is
+    // set with no wake-up, then a take wakes the first writer in arrival order: the worker throws
+    // as it wakes (it is being terminated) and must hand the wake-up on, or the second writer
+    // sleeps with room free.
+    const ring = Ring.create({ maxItems: 1 });
+    assert.equal(ring.tryPut(0, false), PUT_DONE);
+    const words = new Int32Array(new SharedArrayBuffer(8)); // the kill word, the critical count
+    const source = `
+      import { Ring } from "${new URL("./_ring.ts", import.meta.url).href}";
+      import { Termination } from "${new URL("./_futex.ts", import.meta.url).href}";
+      self.onmessage = ({ data }) => {
+        Termination.install(new Int32Array(data.words), 0, 1);
+        try {
+          self.postMessage(String(new Ring(data.ring).put(1)));
+        } catch (error) {
+          self.postMessage(error.message);
+        }
+      };`;
+    const worker = new Worker(`data:application/javascript,${encodeURIComponent(source)}`, {
+      type: "module",
+    });
+    const outcome = new Promise<string>((resolve) => worker.onmessage = (e) => resolve(e.data));
+    worker.postMessage({ ring: ring.handle, words: words.buffer });
+    try {
+      while (Atomics.load(ring.ctl, CTL_WRITERS) === 0) {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      // Registered; its Atomics.wait follows within microseconds. No event says it sleeps, so
+      // give it that long, and the second writer then queues behind it.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const second = ring.putAsync(2);
+      assert.equal(Atomics.load(ring.ctl, CTL_WRITERS), 2);
+      Atomics.store(words, 0, 1); // the kill word, without a wake-up
+      assert.equal(ring.tryTake(), 0); // wakes one writer: the worker's, in arrival order
+      assert.match(await within(outcome, 3000, "the killed writer"), /terminated/);
+      assert.equal(await wokenWithin(ring, second), PUT_DONE);
+      assert.equal(ring.tryTake(), 2);
+      assert.equal(Atomics.load(ring.ctl, CTL_WRITERS), 0);
+    } finally {
+      worker.terminate();
+    }
+  });
+
   await t.step(
     "timed out after the take meant for it, with room for a smaller record",
     async () => {
