@@ -128,26 +128,6 @@ function ringbufQueue(batch = 1, arrays = false): Promise<number> {
   const ring = RingBuffer.getStorageForCapacity(4096, Float64Array);
   const buffer = new RingBuffer(ring, Float64Array);
   const out = new Float64Array(batch);
-  if (arrays) {
-    return timed(
-      {
-        transport: "ringbufBatch",
-        kind: "number",
-        warmup: BATCHED_WARMUP,
-        count: BATCHED_ITEMS,
-        ring,
-      },
-      (items) => {
-        for (let received = 0; received < items;) {
-          const count = buffer.pop(out);
-          const values = new Array<number>(count);
-          for (let i = 0; i < count; i++) values[i] = out[i]!;
-          sink.batch = values; // escapes, as getMany's result does: V8 must make it
-          received += count;
-        }
-      },
-    );
-  }
   return timed(
     {
       transport: batch === 1 ? "ringbuf" : "ringbufBatch",
@@ -156,9 +136,19 @@ function ringbufQueue(batch = 1, arrays = false): Promise<number> {
       count: batch === 1 ? QUEUE_ITEMS : BATCHED_ITEMS,
       ring,
     },
-    (items) => {
-      for (let received = 0; received < items;) received += buffer.pop(out);
-    },
+    arrays
+      ? (items) => {
+        for (let received = 0; received < items;) {
+          const count = buffer.pop(out);
+          const values = new Array<number>(count);
+          for (let i = 0; i < count; i++) values[i] = out[i]!;
+          sink.batch = values; // escapes, as getMany's result does: V8 must make it
+          received += count;
+        }
+      }
+      : (items) => {
+        for (let received = 0; received < items;) received += buffer.pop(out);
+      },
   );
 }
 
