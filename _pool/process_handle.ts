@@ -161,15 +161,15 @@ export class ProcessHandle extends HandleBase implements Handle {
     const payload = encodeArgs(job, false)!; // never null for processes: it throws instead
     const needsSource = typeof job.ref === "number" && !this.#functions.has(job.ref);
     const bytes = encode(
-      requestRecord({
-        kind: REQUEST_CALL,
-        id: job.id,
-        ref: job.ref,
-        source: needsSource ? job.source : undefined,
-        args: payload,
-        mode: job.mode,
-        ticket: 0,
-      }),
+      requestRecord(
+        REQUEST_CALL,
+        job.id,
+        job.ref,
+        needsSource ? job.source : undefined,
+        payload,
+        job.mode,
+        0,
+      ),
       "the task",
     ).slice();
     if (needsSource) this.#functions.add(job.ref as number);

@@ -41,17 +41,22 @@ export interface Request {
   ticket: number;
 }
 
-/** The ring record of a request. */
-export function requestRecord(request: Request): unknown[] {
-  return [
-    request.kind,
-    request.id,
-    request.ref,
-    request.source,
-    request.args,
-    request.mode,
-    request.ticket,
-  ];
+/**
+ * The ring record of a request (the fields of `Request`, in its order). Positional, as
+ * `replyRecord`: V8 did not elide a `Request` object made only to be read here (sampled on the
+ * main thread: 1370-1439 bytes a sequential task with it, 1290-1324 without; 1494 and 1410 a task
+ * in a burst).
+ */
+export function requestRecord(
+  kind: number,
+  id: number,
+  ref: number | string,
+  source: string | undefined,
+  args: unknown,
+  mode: number,
+  ticket: number,
+): unknown[] {
+  return [kind, id, ref, source, args, mode, ticket];
 }
 
 /** The request a ring record holds. */

@@ -122,15 +122,15 @@ export class WorkerHandle extends HandleBase implements Handle {
       }
       Atomics.store(this.state, ticket, job.id);
       status = this.requests.tryPut(
-        requestRecord({
-          kind: payload === null ? REQUEST_BY_MESSAGE : REQUEST_CALL,
-          id: job.id,
-          ref: job.ref,
-          source: needsSource ? job.source : undefined,
-          args: payload ?? undefined,
-          mode: job.mode,
+        requestRecord(
+          payload === null ? REQUEST_BY_MESSAGE : REQUEST_CALL,
+          job.id,
+          job.ref,
+          needsSource ? job.source : undefined,
+          payload ?? undefined,
+          job.mode,
           ticket,
-        }),
+        ),
         false,
         "the task",
       );
@@ -176,15 +176,15 @@ export class WorkerHandle extends HandleBase implements Handle {
       Atomics.store(this.state, ticket, job.id);
       tickets[i] = ticket;
       sources[i] = needsSource;
-      records[i] = requestRecord({
-        kind: REQUEST_CALL,
-        id: job.id,
-        ref: job.ref,
-        source: needsSource ? job.source : undefined,
-        args: job.payload,
-        mode: job.mode,
+      records[i] = requestRecord(
+        REQUEST_CALL,
+        job.id,
+        job.ref,
+        needsSource ? job.source : undefined,
+        job.payload,
+        job.mode,
         ticket,
-      });
+      );
     }
     let added = 0;
     try {
@@ -216,15 +216,15 @@ export class WorkerHandle extends HandleBase implements Handle {
     let status: number;
     try {
       status = this.requests.tryPut(
-        requestRecord({
-          kind: REQUEST_CALL,
-          id: job.id,
-          ref: job.ref,
-          source: needsSource ? job.source : undefined,
-          args: job.args,
-          mode: job.mode,
+        requestRecord(
+          REQUEST_CALL,
+          job.id,
+          job.ref,
+          needsSource ? job.source : undefined,
+          job.args,
+          job.mode,
           ticket,
-        }),
+        ),
         false,
         "the task",
       );
