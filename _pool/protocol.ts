@@ -43,9 +43,8 @@ export interface Request {
 
 /**
  * The ring record of a request (the fields of `Request`, in its order). Positional, as
- * `replyRecord`: V8 did not elide a `Request` object made only to be read here (sampled on the
- * main thread: 1370-1439 bytes a sequential task with it, 1290-1324 without; 1494 and 1410 a task
- * in a burst).
+ * `replyRecord`: V8 kept a `Request` object made only to be read here, about 80 bytes a task
+ * (bench/README.md, "Allocations per task, measured again").
  */
 export function requestRecord(
   kind: number,
