@@ -17,7 +17,7 @@ import {
 } from "./_ring.ts";
 import { Encoder } from "./_codec.ts";
 import { countWaits } from "./testdata/wait_count.ts";
-import { within } from "./testdata/within.ts";
+import { waitFor, within } from "./testdata/within.ts";
 
 Deno.test("Ring keeps records in order, whatever their size", async (t) => {
   await t.step("mixed sizes wrap around and grow the storage", () => {
@@ -219,9 +219,7 @@ Deno.test("Ring: a woken writer that cannot use the room hands the wake-up on", 
     const outcome = new Promise<string>((resolve) => worker.onmessage = (e) => resolve(e.data));
     worker.postMessage({ ring: ring.handle, words: words.buffer });
     try {
-      while (Atomics.load(ring.ctl, CTL_WRITERS) === 0) {
-        await new Promise((resolve) => setTimeout(resolve, 1));
-      }
+      await waitFor(() => Atomics.load(ring.ctl, CTL_WRITERS) === 1);
       // Registered; its Atomics.wait follows within microseconds. No event says it sleeps, so
       // give it that long, and the second writer then queues behind it.
       await new Promise((resolve) => setTimeout(resolve, 20));

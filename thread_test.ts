@@ -9,18 +9,10 @@ import {
 import { EvictingQueue } from "./queue.ts";
 import { Event } from "./sync.ts";
 import { channel, type ChannelWriter } from "./channel.ts";
+import { waitFor } from "./testdata/within.ts";
 
 const SLEEPER = new URL("./testdata/sleeper_thread.ts", import.meta.url);
 const DEVICE = new URL("./testdata/thread_dict_device.ts", import.meta.url);
-
-/** Resolves once `condition()` holds; rejects after `timeout` ms (a condition, not a sleep). */
-async function waitFor(condition: () => boolean, timeout = 5000): Promise<void> {
-  const deadline = performance.now() + timeout;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error("Condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
 
 Deno.test("StoppableThread ports the theta seed", async (t) => {
   await t.step("sleeper(stop_event): the event passed as argument and as stopEvent", async () => {

@@ -1,4 +1,4 @@
-// Test helper: fails a test that would hang, instead of letting it hang.
+// Test helpers: fail a test that would hang, instead of letting it hang.
 
 /** Rejects if `promise` does not settle within `ms`, so that a hang fails the test. */
 export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -7,4 +7,13 @@ export function within<T>(promise: Promise<T>, ms: number, what: string): Promis
     timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
   });
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** Resolves once `condition()` holds; rejects after `timeout` ms (a condition, not a sleep). */
+export async function waitFor(condition: () => boolean, timeout = 5000): Promise<void> {
+  const deadline = performance.now() + timeout;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error("Condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
 }
