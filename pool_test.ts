@@ -1040,6 +1040,23 @@ Deno.test("Pool usability: stats, warm workers, recycling, setup, scope errors",
     assert.ok(utilization > 0 && utilization <= 1, String(utilization));
   });
 
+  await t.step("stats: a queued task's run time starts where the one before it ended", async () => {
+    // A worker times a request that was already waiting from the end of the task before it (one
+    // clock read a task): neither that task's run nor an idle gap may count as this one's.
+    await using pool = new Pool({ size: 1 });
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    await Promise.all([100, 100, 100, 100].map((ms) => pool.run(sleep, [ms])));
+    let { runTime, waitTime } = pool.stats;
+    assert.ok(runTime.p50 >= 90 && runTime.max < 190, JSON.stringify(runTime));
+    assert.ok(waitTime.max >= 250, JSON.stringify(waitTime)); // the last waited for three
+    // After an idle gap, the next task's clock starts when it does.
+    await sleep(150);
+    await pool.run(sleep, [10]);
+    ({ runTime } = pool.stats);
+    assert.ok(runTime.max < 190, JSON.stringify(runTime));
+    assert.ok(runTime.mean < 100, JSON.stringify(runTime)); // (4 x ~100 + ~10) / 5
+  });
+
   await t.step(
     "the first task starts every worker, unless idleTimeout asks for elasticity",
     async () => {
