@@ -70,6 +70,40 @@ Deno.test("Deque keeps its order across the ring's wrap, growth and removals", a
       ...Array.from({ length: 13 }, (_, i) => i + 3),
     ]);
   });
+  await t.step("random pushes, shifts, take-backs and removals match an array", () => {
+    // A fixed-seed generator (xorshift): a failure replays the same operations.
+    let seed = 0x9e3779b9;
+    const random = (n: number): number => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
+    const deque = new Deque<number>();
+    const model: number[] = [];
+    let next = 0;
+    for (let step = 0; step < 20_000; step++) {
+      const op = random(10);
+      if (op < 5) {
+        deque.push(next);
+        model.push(next++);
+      } else if (op < 8) {
+        assert.equal(deque.shift(), model.shift());
+      } else if (op < 9) {
+        const back = Array.from({ length: random(40) }, () => next++);
+        deque.unshift(back); // often more than the ring has free: it grows while wrapped
+        model.unshift(...back);
+      } else if (model.length > 0) {
+        const item = model[random(model.length)]!;
+        assert.equal(deque.remove(item), true);
+        model.splice(model.indexOf(item), 1);
+      }
+      assert.equal(deque.length, model.length);
+      assert.equal(deque.peek(), model[0]);
+      assert.equal(deque.at(-1), model.at(-1));
+    }
+    assert.deepEqual(deque.toArray(), model);
+  });
   await t.step("an emptied deque holds nothing and takes items again", () => {
     const deque = new Deque<object>();
     const items = Array.from({ length: 5000 }, () => ({}));
