@@ -1208,7 +1208,9 @@ export class Ring {
     // numbers always starts 8-aligned (it is read as float64s); tryPutMany sizes blocks so that
     // one fits padded in an empty ring.
     if (pad && !numbers && !this.#hasRoom(8 + align4(length), items)) pad = false;
-    const need = (pad ? 8 : 4) + align4(length); // recordBytes of the header below
+    // recordBytes of the header below, from the length: a header of numbers is above 2^31 (no
+    // small integer), and reading its bits here cost a put about 3 ns (0824ad2).
+    const need = (pad ? 8 : 4) + align4(length);
     if (need > ctl[CTL_MAX_BYTES]!) return PUT_TOO_LARGE;
     if (!this.#hasRoom(need, items) && !this.#makeRoom(need, items, evict)) return PUT_FULL;
     const capacity = ctl[CTL_CAPACITY]!;
