@@ -311,7 +311,11 @@ export class PoolWorker {
         try {
           const record = this.nextRequest();
           if (record === ENDED) return resolve();
-          this.runRequest(record).then(() => nextMacrotask(turn), reject);
+          this.runRequest(record).then(() => {
+            // The turn between two tasks is not the next one's run time (see nextRequest).
+            this.lastEnd = NaN;
+            nextMacrotask(turn);
+          }, reject);
         } catch (error) {
           reject(error);
         }
