@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { seededRandom } from "./testdata/random.ts";
 import { EvictingQueue, QueueEmpty, QueueFull, QueueStopped, QueueTimeout } from "./queue.ts";
 import { CTL_READERS } from "./_ring.ts";
 import type { QueueJob } from "./testdata/queue_worker.ts";
@@ -159,8 +160,7 @@ Deno.test("EvictingQueue semantics", async (t) => {
   await t.step("FIFO holds across storage growth and wrap-around", () => {
     const queue = new EvictingQueue<string>();
     const expected: string[] = [];
-    let seed = 1;
-    const random = (): number => (seed = (seed * 48271) % 0x7fffffff) / 0x7fffffff;
+    const random = seededRandom();
     for (let round = 0; round < 3000; round++) {
       if (random() < 0.6) {
         const item = `${round}:` + "x".repeat(Math.floor(random() * 300));

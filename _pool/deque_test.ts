@@ -1,6 +1,7 @@
 // Tests of the pool's job lists (the pool's queue and each worker's jobs).
 import assert from "node:assert/strict";
 import { Deque } from "./deque.ts";
+import { seededRandom } from "../testdata/random.ts";
 
 Deno.test("Deque is a FIFO that puts taken-back items at the front", () => {
   const deque = new Deque<number>();
@@ -71,14 +72,8 @@ Deno.test("Deque keeps its order across the ring's wrap, growth and removals", a
     ]);
   });
   await t.step("random pushes, shifts, take-backs and removals match an array", () => {
-    // A fixed-seed generator (xorshift): a failure replays the same operations.
-    let seed = 0x9e3779b9;
-    const random = (n: number): number => {
-      seed ^= seed << 13;
-      seed ^= seed >>> 17;
-      seed ^= seed << 5;
-      return (seed >>> 0) % n;
-    };
+    const next01 = seededRandom(); // a failure replays the same operations
+    const random = (n: number): number => Math.floor(next01() * n);
     const deque = new Deque<number>();
     const model: number[] = [];
     let next = 0;
