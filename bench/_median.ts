@@ -1,7 +1,11 @@
-// The median the benchmarks report (the middle value; the upper one of an even count).
+// The order statistics the benchmarks report: percentiles of sorted samples, and the median.
 
-/** The median of `values` (left unsorted). */
+/** The value at fraction `q` of `sorted` (ascending): index floor(q * n), the last for q = 1. */
+export function percentile(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]!;
+}
+
+/** The median of `values` (left unsorted): the upper middle value of an even count. */
 export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
+  return percentile([...values].sort((a, b) => a - b), 0.5);
 }

@@ -14,7 +14,7 @@ import { Piscina } from "piscina";
 import workerpool from "workerpool";
 import { Tinypool } from "tinypool";
 import { BATCH, type ProducerJob } from "./_queue_producer.ts";
-import { median } from "./_median.ts";
+import { median, percentile } from "./_median.ts";
 
 const ROUNDS = 5;
 const QUEUE_ITEMS = 500_000;
@@ -377,8 +377,8 @@ async function measureContender(make: () => Contender): Promise<Measured> {
     latency: median(latencies),
     rate: median(rates),
     firstBurst,
-    p50: calls[Math.floor(calls.length * 0.5)]!,
-    p99: calls[Math.floor(calls.length * 0.99)]!,
+    p50: percentile(calls, 0.5),
+    p99: percentile(calls, 0.99),
   };
 }
 

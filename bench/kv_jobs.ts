@@ -4,6 +4,7 @@
 // listener holding a job (kill to result, lease 1 s).
 // Run: npx --yes deno@2.9.6 run --unstable-kv -A bench/kv_jobs.ts
 import { KvPool } from "../kv.ts";
+import { percentile } from "./_median.ts";
 import { BullPool } from "../bull.ts";
 import { hasRedis, startRedis } from "../testdata/redis.ts";
 import { openKvRetrying } from "../testdata/open_kv.ts";
@@ -47,10 +48,6 @@ function spawnListener(
 async function stop(children: Deno.ChildProcess[]): Promise<void> {
   for (const child of children) child.stdin.close();
   await Promise.all(children.map((child) => child.status));
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 }
 
 /** Enqueues JOBS jobs at once and reads every result back: jobs per second. */

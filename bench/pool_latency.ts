@@ -2,6 +2,7 @@
 // the mean comes from. Run:
 //   deno run --allow-read --allow-env bench/pool_latency.ts
 import { Pool } from "../pool.ts";
+import { percentile } from "./_median.ts";
 
 const WARM_UP = 3000;
 const ROUNDS = 5;
@@ -19,7 +20,7 @@ for (let round = 0; round < ROUNDS; round++) {
   }
 }
 calls.sort((a, b) => a - b);
-const at = (q: number): string => calls[Math.floor(q * calls.length)]!.toFixed(1);
+const at = (q: number): string => percentile(calls, q).toFixed(1);
 const total = calls.reduce((sum, us) => sum + us, 0);
 console.log(
   `${calls.length} calls, us: mean ${(total / calls.length).toFixed(1)}, p50 ${at(0.5)}, p90 ${

@@ -2,6 +2,7 @@
 // off the main thread (crypto.subtle). Run:
 //   deno run --allow-read --allow-env bench/when_pool_helps.ts
 import { Pool } from "../pool.ts";
+import { median } from "./_median.ts";
 
 const JOBS = 8;
 const BUFFERS = 64;
@@ -19,9 +20,9 @@ async function time(what: string, fn: () => Promise<unknown>): Promise<number> {
     await fn();
     runs.push(performance.now() - start);
   }
-  const median = runs.sort((a, b) => a - b)[2]!;
-  console.log(`${what}: ${median.toFixed(1)} ms`);
-  return median;
+  const middle = median(runs);
+  console.log(`${what}: ${middle.toFixed(1)} ms`);
+  return middle;
 }
 
 const size = navigator.hardwareConcurrency;
