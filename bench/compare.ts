@@ -158,9 +158,10 @@ function ringbufQueue(batch = 1, arrays = false): Promise<number> {
  */
 function thetaQueueBatched(typed = false): Promise<number> {
   // Unbounded, with room for every item should the producer outrun the reader. It does: 0.05-3.6
-  // M items were queued at times in runs of 2026-11-25, so the reader then works from memory the
-  // caches no longer hold, which ringbuf.js's 4096-item ring (its producer spins when full) never
-  // does. A bounded EvictingQueue would evict, and the loop below would wait for items forever.
+  // M items were queued at times in runs of 2026-11-25, where ringbuf.js's 4096-item ring makes
+  // its producer spin. That is not what costs theta: a producer held to 4096 items (spinning on
+  // `length`) was slower (bench/README.md, fifth session). A bounded EvictingQueue would evict,
+  // and the loop below would wait for items forever.
   const queue = new EvictingQueue<unknown>(undefined, { maxBytes: 256 * 1024 * 1024 });
   return timed(
     {
