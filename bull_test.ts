@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnListener as spawnListenerScript } from "./testdata/spawn_listener.ts";
+import { waitForAsync } from "./testdata/within.ts";
 import { BullPool } from "./bull.ts";
 import { Store } from "./store.ts";
 import * as tasks from "./testdata/kv_tasks.ts";
@@ -21,10 +22,6 @@ function spawnListener(
   env: Record<string, string> = {},
 ): Promise<Deno.ChildProcess> {
   return spawnListenerScript(LISTENER, [url, String(leaseMs)], env);
-}
-
-async function until(condition: () => Promise<boolean>): Promise<void> {
-  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 10));
 }
 
 class QuotaError extends Error {
@@ -175,7 +172,7 @@ Deno.test({ name: "BullPool in one process", ignore }, async (t) => {
     assert.equal(await jobs.status(id), undefined);
     assert.equal(await jobs.cancel(id), false);
     const running = await jobs.enqueue("slow", [300]);
-    await until(async () => (await jobs.status(running))?.state === "running");
+    await waitForAsync(async () => (await jobs.status(running))?.state === "running");
     assert.equal(await jobs.cancel(running), false);
     assert.equal(await jobs.result(running), 300);
     assert.equal(await jobs.cancel(running), false);
@@ -295,7 +292,7 @@ Deno.test({ name: "BullPool across processes", ignore }, async (t) => {
       backoffSchedule: [], // a stall uses up no retry: the job still runs again
     });
     const id = await jobs.enqueue("hangInChild", []);
-    await until(async () => (await jobs.status(id))?.state === "running");
+    await waitForAsync(async () => (await jobs.status(id))?.state === "running");
     child.kill("SIGKILL");
     await child.status;
     const listening = jobs.listen(); // this process takes over once the lease expired
@@ -334,7 +331,7 @@ Deno.test({ name: "BullPool: a Redis restart mid-run loses no accepted job", ign
   const ids: string[] = [];
   for (let i = 0; i < 40; i++) ids.push(await jobs.enqueue("slow", [i]));
   const results = Promise.all(ids.map((id) => jobs.result(id)));
-  await until(async () => (await jobs.status(ids[5]!))?.state === "done");
+  await waitForAsync(async () => (await jobs.status(ids[5]!))?.state === "done");
   await redis.restart();
   assert.deepEqual(await results, ids.map((_, i) => i));
   await jobs.close();

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnListener as spawnListenerScript } from "./testdata/spawn_listener.ts";
+import { waitForAsync } from "./testdata/within.ts";
 import { KvPool } from "./kv.ts";
 import { Store } from "./store.ts";
 import { encode } from "./_codec.ts";
@@ -13,10 +14,6 @@ import {
 const TASKS = new URL("./testdata/kv_tasks.ts", import.meta.url);
 const LISTENER = new URL("./testdata/kv_listener.ts", import.meta.url);
 const LOCKER = new URL("./testdata/lock_kv.ts", import.meta.url);
-
-async function until(condition: () => Promise<boolean>): Promise<void> {
-  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 10));
-}
 
 async function tempKvPath(): Promise<string> {
   return `${await Deno.makeTempDir({ prefix: "theta_kv_" })}/jobs.sqlite3`;
@@ -388,7 +385,9 @@ Deno.test("KvPool on a store locked by another process loses nothing", async (t)
   for (const ms of [3000, 15_000]) {
     await t.step(`locked ${ms / 1000} s while jobs finish and others are enqueued`, async () => {
       const ids = await Promise.all([0, 1, 2].map((i) => jobs.enqueue("slow", [i])));
-      for (const id of ids) await until(async () => (await jobs.status(id))?.state === "running");
+      for (const id of ids) {
+        await waitForAsync(async () => (await jobs.status(id))?.state === "running");
+      }
       const locker = await lockStore(path, ms);
       // The running jobs finish inside the lock; this enqueue waits it out (Deno KV alone gives up
       // after 5 s with "database is locked").

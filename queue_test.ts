@@ -489,8 +489,8 @@ Deno.test("EvictingQueue batches: putMany, getMany, getManyAsync", async (t) => 
             throw error;
           }
           for (const value of values) {
-            assert.equal(value, item(...parse(value)));
             const [p, i] = parse(value);
+            assert.equal(value, item(p, i));
             seen[p]!.push(i);
           }
         }

@@ -1,4 +1,4 @@
-// Test helpers: fail a test that would hang, instead of letting it hang.
+// Test helpers for waiting on a promise or a condition; the bounded ones fail a test that would hang.
 
 /** Rejects if `promise` does not settle within `ms`, so that a hang fails the test. */
 export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -16,4 +16,12 @@ export async function waitFor(condition: () => boolean, timeout = 5000): Promise
     if (performance.now() > deadline) throw new Error("Condition not met in time");
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
+}
+
+/**
+ * Resolves once the async `condition()` holds, checking every 10 ms. No deadline of its own: the
+ * caller bounds it (a job pool's status, read from its store).
+ */
+export async function waitForAsync(condition: () => Promise<boolean>): Promise<void> {
+  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 10));
 }
