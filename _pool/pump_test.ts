@@ -1,11 +1,7 @@
 import assert from "node:assert/strict";
 import { ReplyPump } from "./pump.ts";
 import { BELL_ASLEEP, BELL_NAPPING, BELL_SEQ, BELL_WAITING } from "./protocol.ts";
-
-/** Resolves once `ready()` holds, checking once per event-loop turn. */
-async function until(ready: () => boolean): Promise<void> {
-  while (!ready()) await new Promise((resolve) => setTimeout(resolve, 0));
-}
+import { waitFor } from "../testdata/within.ts";
 
 Deno.test("ReplyPump naps only while workers hold queued tasks", async (t) => {
   // A pump that sleeps and is rung soon after switches to naps (BELL_NAPPING: workers stop
@@ -48,10 +44,10 @@ Deno.test("ReplyPump naps only while workers hold queued tasks", async (t) => {
           queuedInWorkers: () => queued,
         });
         pump.start();
-        await until(() => sleeps >= 30);
+        await waitFor(() => sleeps >= 30);
         inflight = 0;
         pump.wake();
-        await until(() => !pump.running);
+        await waitFor(() => !pump.running);
         assert.equal(states.has(BELL_NAPPING), queued, `sleep states seen: ${[...states]}`);
       },
     );
