@@ -1,10 +1,7 @@
 // Periodic's timing jitter: how late each run starts against its schedule.
 // Run: npx --yes deno@2.9.6 run --allow-read --allow-env bench/periodic_jitter.ts
 import { Periodic } from "../thread.ts";
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
-}
+import { percentile } from "./_median.ts";
 
 /** Starts of `runs` runs at `period` ms; lateness = start - (first start + i * period). */
 async function lateness(period: number, runs: number): Promise<number[]> {
