@@ -20,10 +20,18 @@ const ROUNDS = 5;
 const QUEUE_ITEMS = 500_000;
 /** Items of each single-item transport's untimed warm-up phase (see `timed`). */
 const QUEUE_WARMUP = 100_000;
-/** Items for the batched transports: 500k would take them 5-10 ms, mostly thread start-up. */
-const BATCHED_ITEMS = 10_000_000;
-/** Items of each batched transport's untimed warm-up phase. */
-const BATCHED_WARMUP = 1_000_000;
+/**
+ * Items for the batched transports: 40 M take theta 40-90 ms, a span this VM's minute-to-minute
+ * drift moves less than the 10 M (10-30 ms) timed before 2026-11-25 (eighth session).
+ */
+const BATCHED_ITEMS = 40_000_000;
+/**
+ * Items of each batched transport's untimed warm-up phase: as many calls as the single-item
+ * warm-up makes (100 k batches of 256). The 1 M (3906 calls) used before left both producers
+ * compiling into the timed phase: ringbuf.js ran 742-797 M/s, theta's array path 0.29-0.62x of it
+ * round by round; warm, ringbuf.js runs 974-1007 M/s and theta 0.45-0.53x (bench/README.md).
+ */
+const BATCHED_WARMUP = 25_600_000;
 const POST_MESSAGE_ITEMS = 100_000;
 
 function format(rate: number): string {
@@ -157,12 +165,13 @@ function ringbufQueue(batch = 1, arrays = false): Promise<number> {
  * ringbuf.js is given), getMany on the main thread.
  */
 function thetaQueueBatched(typed = false): Promise<number> {
-  // Unbounded, with room for every item should the producer outrun the reader. It does: 0.05-3.6
-  // M items were queued at times in runs of 2026-11-25, where ringbuf.js's 4096-item ring makes
-  // its producer spin. That is not what costs theta: a producer held to 4096 items (spinning on
-  // `length`) was slower (bench/README.md, fifth session). A bounded EvictingQueue would evict,
-  // and the loop below would wait for items forever.
-  const queue = new EvictingQueue<unknown>(undefined, { maxBytes: 256 * 1024 * 1024 });
+  // Unbounded, with room for every item (warm-up and timed: 65.6 M numbers, 525 MB) should the
+  // producer outrun the reader. It does: 0.01-2.8 M items were queued at times in runs of
+  // 2026-11-25, where ringbuf.js's 4096-item ring makes its producer spin. That is not what costs
+  // theta: a producer held to 4096 items (spinning on `length`) was slower (bench/README.md, fifth
+  // session). A bounded EvictingQueue would evict, and the loop below would wait for items
+  // forever. The ceiling is address space reserved, not memory.
+  const queue = new EvictingQueue<unknown>(undefined, { maxBytes: 1024 * 1024 * 1024 });
   return timed(
     {
       transport: typed ? "thetaBatchTyped" : "thetaBatch",
