@@ -21,7 +21,7 @@ const QUEUE_ITEMS = 500_000;
 /** Items of each single-item transport's untimed warm-up phase (see `timed`). */
 const QUEUE_WARMUP = 100_000;
 /**
- * Items for the batched transports: 40 M take theta 40-90 ms, a span this VM's minute-to-minute
+ * Items for the batched transports: 40 M take theta 50-90 ms, a span this VM's minute-to-minute
  * drift moves less than the 10 M (10-30 ms) timed before 2026-11-25 (eighth session).
  */
 const BATCHED_ITEMS = 40_000_000;
@@ -29,7 +29,7 @@ const BATCHED_ITEMS = 40_000_000;
  * Items of each batched transport's untimed warm-up phase: as many calls as the single-item
  * warm-up makes (100 k batches of 256). The 1 M (3906 calls) used before left both producers
  * compiling into the timed phase: ringbuf.js ran 742-797 M/s, theta's array path 0.29-0.62x of it
- * round by round; warm, ringbuf.js runs 974-1007 M/s and theta 0.45-0.53x (bench/README.md).
+ * round by round; warm, ringbuf.js runs 974-1007 M/s and theta 0.46-0.52x (medians, bench/README.md).
  */
 const BATCHED_WARMUP = 25_600_000;
 const POST_MESSAGE_ITEMS = 100_000;
