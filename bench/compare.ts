@@ -28,8 +28,9 @@ const BATCHED_ITEMS = 40_000_000;
 /**
  * Items of each batched transport's untimed warm-up phase: as many calls as the single-item
  * warm-up makes (100 k batches of 256). The 1 M (3906 calls) used before left both producers
- * compiling into the timed phase: ringbuf.js ran 742-797 M/s, theta's array path 0.29-0.62x of it
- * round by round; warm, ringbuf.js runs 974-1007 M/s and theta 0.46-0.52x (medians, bench/README.md).
+ * compiling into the timed phase: ringbuf.js ran 742-797 M/s, theta's array path 0.29-0.62x of
+ * it round by round; warm, ringbuf.js runs 974-1007 M/s and theta 0.46-0.52x (medians,
+ * bench/README.md).
  */
 const BATCHED_WARMUP = 25_600_000;
 const POST_MESSAGE_ITEMS = 100_000;
