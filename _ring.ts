@@ -266,6 +266,11 @@ export function payloadAt(at: number, header: number): number {
   return header & PAD_BIT ? at + 8 : at + 4;
 }
 
+/** Numbers a block of numbers holds, from its header (NUMBERS_BIT set). */
+export function numbersIn(header: number): number {
+  return (header & LENGTH_MASK) / 8;
+}
+
 /** Bytes a record takes in the storage, its header and padding included. */
 export function recordBytes(header: number): number {
   return (header & PAD_BIT ? 8 : 4) + align4(header & LENGTH_MASK);
@@ -935,7 +940,7 @@ export class Ring {
   ): number {
     const ctl = this.ctl;
     const skip = ctl[CTL_HEAD_SKIP]!;
-    const count = Math.min(max, (header & LENGTH_MASK) / 8 - skip);
+    const count = Math.min(max, numbersIn(header) - skip);
     const capacity = ctl[CTL_CAPACITY]!;
     let at = payloadAt(head, header) + 8 * skip;
     if (at >= capacity) at -= capacity;
@@ -972,7 +977,7 @@ export class Ring {
       const at = newest ? ctl[CTL_LAST]! : ctl[CTL_HEAD]!;
       const header = this.words[at >> 2]!;
       if (header >= NUMBERS_BIT) {
-        const index = newest ? (header & LENGTH_MASK) / 8 - 1 : ctl[CTL_HEAD_SKIP]!;
+        const index = newest ? numbersIn(header) - 1 : ctl[CTL_HEAD_SKIP]!;
         let number = payloadAt(at, header) + 8 * index;
         if (number >= ctl[CTL_CAPACITY]!) number -= ctl[CTL_CAPACITY]!;
         return this.#numberAt(number);
@@ -1050,7 +1055,7 @@ export class Ring {
     const ctl = this.ctl;
     if (header >= NUMBERS_BIT) {
       const skip = ctl[CTL_HEAD_SKIP]! + count;
-      if (skip < (header & LENGTH_MASK) / 8) {
+      if (skip < numbersIn(header)) {
         ctl[CTL_HEAD_SKIP] = skip;
         ctl[CTL_POPPED] = (ctl[CTL_POPPED]! + count) | 0;
         return;
@@ -1303,7 +1308,7 @@ export class Ring {
           const header = this.words[head >> 2]!;
           let drop = 1;
           if (header >= NUMBERS_BIT) {
-            const left = (header & LENGTH_MASK) / 8 - ctl[CTL_HEAD_SKIP]!;
+            const left = numbersIn(header) - ctl[CTL_HEAD_SKIP]!;
             drop = itemsFit ? left : Math.min(left, count + items - maxItems);
           }
           this.#dropHeadLocked(head, header, drop);
