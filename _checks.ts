@@ -5,7 +5,14 @@
 // exported, and only functions, classes and primitives.
 
 import { ChannelClosed, QueueTimeout } from "./_errors.ts";
-import { MAX_RING_BYTES, PUT_DONE, PUT_STOPPED, PUT_TIMED_OUT, PUT_TOO_LARGE } from "./_ring.ts";
+import {
+  MAX_RING_BYTES,
+  PUT_DONE,
+  PUT_NOT_TAKEN,
+  PUT_STOPPED,
+  PUT_TIMED_OUT,
+  PUT_TOO_LARGE,
+} from "./_ring.ts";
 import type { WaitOptions } from "./_futex.ts";
 
 /** Accepts `timeout` or `{ timeout, signal }`, the two ways async waits are called. */
@@ -32,6 +39,9 @@ export function checkPutStatus(status: number, timeout: number | undefined): voi
   if (status === PUT_STOPPED) throw new ChannelClosed();
   if (status === PUT_TIMED_OUT) {
     throw new QueueTimeout(`Cannot write as the channel stayed full for ${timeout} ms`);
+  }
+  if (status === PUT_NOT_TAKEN) {
+    throw new QueueTimeout(`Cannot write as no reader took the item within ${timeout} ms`);
   }
   if (status === PUT_TOO_LARGE) {
     throw new RangeError("Cannot write the item as it is larger than the channel's maxBytes");

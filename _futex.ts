@@ -130,6 +130,17 @@ export class Termination {
     }
   }
 
+  /**
+   * Enters an internal critical section although this worker is being terminated: only to give
+   * back what a wait the kill interrupted held (a hand-off put's item, see _ring.ts), on the way
+   * out. Safe: the owner terminates a worker only once its count is 0 and it answered KILL_DONE,
+   * which it does after this section (`acknowledge` runs on the event loop, or at its end).
+   */
+  static enterAnyway(): void {
+    const crit = Termination.crit;
+    if (crit !== undefined) Atomics.add(crit, 0, 1);
+  }
+
   /** Leaves an internal critical section. */
   static leave(): void {
     const crit = Termination.crit;
@@ -347,6 +358,20 @@ export function unlock(i32: Int32Array, index: number): void {
  */
 export function criticalLock(i32: Int32Array, index: number): void {
   Termination.enter();
+  takeLock(i32, index);
+}
+
+/**
+ * `criticalLock` for a worker being terminated that gives back what an interrupted wait held
+ * (see `Termination.enterAnyway`). Release it with `criticalUnlock`.
+ */
+export function criticalLockAnyway(i32: Int32Array, index: number): void {
+  Termination.enterAnyway();
+  takeLock(i32, index);
+}
+
+/** Takes the mutex at `i32[index]`, however long it takes (its holder is in a few copies). */
+export function takeLock(i32: Int32Array, index: number): void {
   if (spinLock(i32, index)) return;
   while (Atomics.exchange(i32, index, 2) !== 0) Atomics.wait(i32, index, 2);
 }

@@ -34,10 +34,12 @@
 import { copyBytes, Decoder, Encoder, LIST_KEEP_MAX } from "./_codec.ts";
 import {
   criticalLock,
+  criticalLockAnyway,
   criticalUnlock,
   deadlineOf,
   notify,
   remaining,
+  Termination,
   waitAsync,
   waitSync,
 } from "./_futex.ts";
@@ -87,11 +89,20 @@ export const CTL_POPPED = 128;
 export const CTL_POPPED_BYTES = 129;
 /** Bumped each time PUSHED crosses a multiple of 2^30 (read-mostly). */
 export const CTL_PUSH_EPOCH = 160;
+/**
+ * Hand-off rings only (FLAG_HAND_OFF): writers waiting for their item to be taken, and the word
+ * they sleep on. A writer that put its item (its ticket: PUSHED right after its put) registers
+ * (HANDERS += 1), reads TAKEN_SEQ, then checks POPPED against its ticket; a take publishes POPPED,
+ * then, if HANDERS > 0, bumps TAKEN_SEQ and wakes them all (one item at most is in the ring, so
+ * one of them at most is still waiting for its own). `stop()` bumps it too.
+ */
+export const CTL_HANDERS = 192;
+export const CTL_TAKEN_SEQ = 193;
 export const EPOCH_MASK = 0x3fffffff;
 export const STAT_PUTS = 18; // Float64 index: byte 144, the tail's block
 export const STAT_EVICTED = 19; // byte 152, the tail's block
 export const STAT_GETS = 34; // byte 272, the head's block
-export const CONTROL_BYTES = 768;
+export const CONTROL_BYTES = 896;
 export const FLAG_STOPPED = 1;
 /** Set at creation: one thread only takes from this ring (see CTL_ARMED). */
 export const FLAG_SINGLE_READER = 2;
@@ -100,6 +111,12 @@ export const FLAG_SINGLE_READER = 2;
  * need not look for waiting writers (an atomic load a take saved).
  */
 export const FLAG_WRITERS_NEVER_WAIT = 4;
+/**
+ * Set at creation, with a limit of one item: a put returns only once a reader took its item
+ * (Go's unbuffered channel); one that times out, is aborted or sees the ring stopped first takes
+ * its item back (see #waitTaken).
+ */
+export const FLAG_HAND_OFF = 8;
 
 /** Header bit of a block of numbers; the rest of the header is the payload's length. */
 export const NUMBERS_BIT = 0x80000000;
@@ -135,6 +152,8 @@ export const PUT_FULL = 1;
 export const PUT_STOPPED = 2;
 export const PUT_TOO_LARGE = 3;
 export const PUT_TIMED_OUT = 4;
+/** A hand-off put's item was not taken in time, and was taken back. */
+export const PUT_NOT_TAKEN = 5;
 
 /** Sentinels a take can return instead of a value. */
 export const NOTHING: unique symbol = Symbol("nothing");
@@ -167,6 +186,8 @@ export interface RingOptions {
   singleReader?: boolean;
   /** Whether puts never wait for room: `put`/`putAsync` are then refused (see FLAG_WRITERS_NEVER_WAIT). */
   writersNeverWait?: boolean;
+  /** Whether a put waits until a reader took its item (see FLAG_HAND_OFF); implies `maxItems: 1`. */
+  handOff?: boolean;
 }
 
 /** Counters kept in shared memory. */
@@ -298,7 +319,8 @@ export function align8(n: number): number {
  * many writers as items it took (waking every writer made N writers on a full ring quadratic),
  * and a woken writer that leaves room unused (room to spare after its put, a record too large for
  * the room, timing out or being killed) hands one wake on (`#passWake`, see `#putOrRegister`);
- * an async wait aborted after it was woken hands its wake-up on in `waitAsync`.
+ * an async wait aborted after it was woken hands its wake-up on in `waitAsync`. In a hand-off ring
+ * a writer then waits once more, on its own words, for its item to be taken (see CTL_HANDERS).
  */
 export class Ring {
   /** A single number's bytes (tryPut): apart from the batch scratch, which may be in use. */
@@ -326,10 +348,12 @@ export class Ring {
     const data = new SharedArrayBuffer(initial, { maxByteLength: maxBytes });
     const ctl = new Int32Array(control);
     ctl[CTL_CAPACITY] = initial;
-    ctl[CTL_MAX_ITEMS] = options.maxItems ?? 0;
+    // One item at most in a hand-off ring: a writer's item is then the head until taken.
+    ctl[CTL_MAX_ITEMS] = options.handOff ? 1 : options.maxItems ?? 0;
     ctl[CTL_MAX_BYTES] = maxBytes;
     ctl[CTL_FLAGS] = (options.singleReader ? FLAG_SINGLE_READER : 0) |
-      (options.writersNeverWait ? FLAG_WRITERS_NEVER_WAIT : 0);
+      (options.writersNeverWait ? FLAG_WRITERS_NEVER_WAIT : 0) |
+      (options.handOff ? FLAG_HAND_OFF : 0);
     return new Ring({ control, data });
   }
 
@@ -466,8 +490,10 @@ export class Ring {
     const was = Atomics.or(ctl, CTL_FLAGS, FLAG_STOPPED) & FLAG_STOPPED;
     Atomics.add(ctl, CTL_READ_SEQ, 1);
     Atomics.add(ctl, CTL_WRITE_SEQ, 1);
+    Atomics.add(ctl, CTL_TAKEN_SEQ, 1);
     notify(ctl, CTL_READ_SEQ);
     notify(ctl, CTL_WRITE_SEQ);
+    notify(ctl, CTL_TAKEN_SEQ);
     return was === 0;
   }
 
@@ -663,13 +689,18 @@ export class Ring {
   }
 
   /**
-   * Adds a value, blocking while the ring is full (count or bytes).
+   * Adds a value, blocking while the ring is full (count or bytes); in a hand-off ring, then
+   * until a reader took it.
    *
-   * @returns PUT_DONE, PUT_STOPPED, PUT_TOO_LARGE or PUT_TIMED_OUT.
+   * @returns PUT_DONE, PUT_STOPPED, PUT_TOO_LARGE or PUT_TIMED_OUT (no room in time), or
+   * PUT_NOT_TAKEN (a hand-off ring's item not taken in time).
    */
   put(value: unknown, timeout?: number, what = "value"): number {
     // The common case first: room at once, encoded in place.
     const first = this.tryPut(value, false, what);
+    if (first === PUT_DONE && (this.ctl[CTL_FLAGS]! & FLAG_HAND_OFF)) {
+      return this.#waitTaken(this.#lastPushed, deadlineOf(timeout));
+    }
     if (first !== PUT_FULL) return first;
     // Copy: a blocked put must not hold the thread's shared encoder.
     const bytes = Encoder.get().encode(value, what).slice();
@@ -677,6 +708,9 @@ export class Ring {
     let registered: number | undefined; // see #putOrRegister
     for (;;) {
       const status = this.#putOrRegister(bytes, deadline, registered);
+      if (status === PUT_DONE && (this.ctl[CTL_FLAGS]! & FLAG_HAND_OFF)) {
+        return this.#waitTaken(this.#lastPushed, deadline);
+      }
       if (status !== MUST_WAIT) return status;
       registered = this.#waitPopped;
       try {
@@ -750,6 +784,10 @@ export class Ring {
   ): Promise<number> {
     signal?.throwIfAborted();
     const first = this.tryPut(value, false, what);
+    // The ticket is read at once: another put of this instance may run while this one waits.
+    if (first === PUT_DONE && (this.ctl[CTL_FLAGS]! & FLAG_HAND_OFF)) {
+      return this.#waitTakenAsync(this.#lastPushed, deadlineOf(timeout), signal);
+    }
     if (first !== PUT_FULL) return first;
     // Copy: the encoder's scratch is reused by the next encode while this call waits.
     const bytes = Encoder.get().encode(value, what).slice();
@@ -757,6 +795,9 @@ export class Ring {
     let registered: number | undefined; // see #putOrRegister
     for (;;) {
       const status = this.#putOrRegister(bytes, deadline, registered);
+      if (status === PUT_DONE && (this.ctl[CTL_FLAGS]! & FLAG_HAND_OFF)) {
+        return this.#waitTakenAsync(this.#lastPushed, deadline, signal);
+      }
       if (status !== MUST_WAIT) return status;
       registered = this.#waitPopped;
       // Aborted after the take meant for it woke it: waitAsync hands that wake-up on itself.
@@ -766,6 +807,94 @@ export class Ring {
         Atomics.sub(this.ctl, CTL_WRITERS, 1);
       }
     }
+  }
+
+  /**
+   * A hand-off put's second half: waits until a reader took the item put with `ticket` (PUSHED
+   * right after that put). If the ring is stopped or the deadline passes first, or the wait
+   * throws (the thread is being terminated), takes the item back, unless a reader was first.
+   *
+   * @returns PUT_DONE (taken), PUT_STOPPED or PUT_NOT_TAKEN (taken back).
+   */
+  #waitTaken(ticket: number, deadline: number): number {
+    const ctl = this.ctl;
+    for (;;) {
+      const state = this.#registerUnlessTaken(ticket, deadline);
+      if (state !== MUST_WAIT) return state;
+      try {
+        waitSync(ctl, CTL_TAKEN_SEQ, this.#waitSeq, remaining(deadline));
+      } catch (error) {
+        this.#takeBack(ticket, Termination.requested()); // killed: the one way this wait throws
+        throw error;
+      } finally {
+        Atomics.sub(ctl, CTL_HANDERS, 1);
+      }
+    }
+  }
+
+  /** `#waitTaken` without blocking the event loop; an abort takes the item back, then rejects. */
+  async #waitTakenAsync(
+    ticket: number,
+    deadline: number,
+    signal: AbortSignal | undefined,
+  ): Promise<number> {
+    const ctl = this.ctl;
+    for (;;) {
+      const state = this.#registerUnlessTaken(ticket, deadline);
+      if (state !== MUST_WAIT) return state;
+      try {
+        await waitAsync(ctl, CTL_TAKEN_SEQ, this.#waitSeq, remaining(deadline), signal);
+      } catch (error) {
+        if (this.#takeBack(ticket)) throw error;
+        return PUT_DONE; // a reader took it before the abort was seen: the put is complete
+      } finally {
+        Atomics.sub(ctl, CTL_HANDERS, 1);
+      }
+    }
+  }
+
+  /**
+   * Registers as a writer waiting for its item to be taken, then checks (see CTL_HANDERS).
+   *
+   * @returns MUST_WAIT (registered: sleep on #waitSeq, then unregister), PUT_DONE (taken), or
+   * PUT_STOPPED / PUT_NOT_TAKEN once the item was taken back (PUT_DONE if a reader was first).
+   */
+  #registerUnlessTaken(ticket: number, deadline: number): number | typeof MUST_WAIT {
+    const ctl = this.ctl;
+    Atomics.add(ctl, CTL_HANDERS, 1);
+    this.#waitSeq = Atomics.load(ctl, CTL_TAKEN_SEQ);
+    let state: number | typeof MUST_WAIT = MUST_WAIT;
+    if (((Atomics.load(ctl, CTL_POPPED) - ticket) | 0) >= 0) state = PUT_DONE;
+    else if (Atomics.load(ctl, CTL_FLAGS) & FLAG_STOPPED) state = PUT_STOPPED;
+    else if (remaining(deadline) === 0) state = PUT_NOT_TAKEN;
+    if (state === MUST_WAIT) return MUST_WAIT;
+    Atomics.sub(ctl, CTL_HANDERS, 1);
+    if (state === PUT_DONE || this.#takeBack(ticket)) return state;
+    return PUT_DONE;
+  }
+
+  /**
+   * Removes a hand-off put's item if no reader took it yet. It is then the head: the ring holds
+   * one item at most, so none was put behind it.
+   *
+   * @param killed Whether this worker is being terminated (see `criticalLockAnyway`).
+   * @returns True if taken back, false if a reader was first.
+   */
+  #takeBack(ticket: number, killed = false): boolean {
+    const ctl = this.ctl;
+    if (killed) criticalLockAnyway(ctl, CTL_HEAD_LOCK);
+    else criticalLock(ctl, CTL_HEAD_LOCK);
+    try {
+      // Exact under the head lock, which every take holds while it advances POPPED.
+      if (((ctl[CTL_POPPED]! - ticket) | 0) >= 0) return false;
+      this.#refreshViews();
+      const head = ctl[CTL_HEAD]!;
+      this.#dropHeadLocked(head, this.words[head >> 2]!, 1);
+    } finally {
+      criticalUnlock(ctl, CTL_HEAD_LOCK);
+    }
+    this.#wakeWriters(1);
+    return true;
   }
 
   /**
@@ -1094,11 +1223,16 @@ export class Ring {
    */
   #wakeWriters(freed: number): void {
     const ctl = this.ctl;
-    // FLAGS is read plainly: this bit never changes after creation.
-    if (ctl[CTL_FLAGS]! & FLAG_WRITERS_NEVER_WAIT) return;
+    // FLAGS is read plainly: these bits never change after creation.
+    const flags = ctl[CTL_FLAGS]!;
+    if (flags & FLAG_WRITERS_NEVER_WAIT) return;
     if (Atomics.load(ctl, CTL_WRITERS) > 0) {
       Atomics.add(ctl, CTL_WRITE_SEQ, 1);
       notify(ctl, CTL_WRITE_SEQ, freed);
+    }
+    if ((flags & FLAG_HAND_OFF) && Atomics.load(ctl, CTL_HANDERS) > 0) {
+      Atomics.add(ctl, CTL_TAKEN_SEQ, 1);
+      notify(ctl, CTL_TAKEN_SEQ);
     }
   }
 

@@ -26,7 +26,10 @@ export type { WaitOptions } from "./_futex.ts";
 /** Options for {@linkcode channel}. */
 export interface ChannelOptions {
   /**
-   * Most items held at once; a writer waits while the channel is full.
+   * Most items held at once; a writer waits while the channel is full. `0` makes an unbuffered
+   * channel, as Go's `make(chan T)`: each write waits until a reader took its item (one that
+   * times out, is aborted or sees the channel closed first takes its item back, so no reader
+   * gets it).
    *
    * @default {1024}
    */
@@ -71,7 +74,7 @@ export interface ChannelEndHandle {
  * @param options The size.
  * @returns The write end and the read end. Both are shareable: pass them to threads and pool
  * tasks, or rebuild them with `ChannelWriter.from` / `ChannelReader.from`.
- * @throws {RangeError} If `size` is not a positive integer.
+ * @throws {RangeError} If `size` is not an integer from 0 to 2^30 - 1.
  *
  * @example Reading in batches
  * ```ts
@@ -85,17 +88,33 @@ export interface ChannelEndHandle {
  * assert.deepEqual(reader.read(), [2, 3, 4]); // everything up to the close
  * assert.deepEqual(reader.read(), []);
  * ```
+ *
+ * @example An unbuffered channel: a write returns once a reader took the item
+ * ```ts
+ * import { channel, type ChannelWriter } from "@theta/theta/channel";
+ * import { StoppableThread } from "@theta/theta/thread";
+ * import assert from "node:assert/strict";
+ *
+ * const [writer, reader] = channel<string>({ size: 0 });
+ * const ping = new StoppableThread((_thread, writer: ChannelWriter<string>) => {
+ *   writer.write("ping"); // returns only after the main thread's read
+ * }, { args: [writer] }).start();
+ * assert.deepEqual(reader.read(1), ["ping"]);
+ * await ping.join();
+ * assert.throws(() => writer.write("pong", 10), { name: "QueueTimeout" }); // nobody read it
+ * assert.equal(reader.length, 0); // taken back
+ * ```
  */
 export function channel<T>(options: ChannelOptions = {}): [ChannelWriter<T>, ChannelReader<T>] {
   const size = options.size ?? 1024;
-  if (!Number.isInteger(size) || size < 1 || size > MAX_RING_ITEMS) {
+  if (!Number.isInteger(size) || size < 0 || size > MAX_RING_ITEMS) {
     throw new RangeError(
-      `Cannot create the channel as size must be an integer from 1 to ${MAX_RING_ITEMS}: current value is ${size}`,
+      `Cannot create the channel as size must be an integer from 0 to ${MAX_RING_ITEMS}: current value is ${size}`,
     );
   }
   checkMaxBytes(options.maxBytes, "the channel");
   const ring = Ring.create({
-    maxItems: size,
+    ...(size === 0 ? { handOff: true } : { maxItems: size }),
     ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
   }).handle;
   return [
@@ -233,12 +252,15 @@ export class ChannelWriter<T> extends ChannelEnd {
   }
 
   /**
-   * Writes `item`, blocking (Atomics.wait) while the channel is full.
+   * Writes `item`, blocking (Atomics.wait) while the channel is full; in an unbuffered channel
+   * (`size: 0`), until a reader took it.
    *
    * @param item The item.
    * @param options A timeout in ms, or `{ timeout }`.
-   * @throws {ChannelClosed} If the channel is closed.
-   * @throws {QueueTimeout} If it stayed full for `timeout` ms.
+   * @throws {ChannelClosed} If the channel is closed (in an unbuffered channel, also if it closes
+   * before a reader took the item, which is then taken back).
+   * @throws {QueueTimeout} If it stayed full for `timeout` ms (unbuffered: if no reader took
+   * the item in that time; it is taken back).
    * @throws {TypeError} If the item cannot be sent (naming its path).
    */
   write(item: T, options?: number | WaitOptions): void {
@@ -248,12 +270,14 @@ export class ChannelWriter<T> extends ChannelEnd {
   }
 
   /**
-   * Writes `item`, waiting without blocking the event loop while the channel is full.
+   * Writes `item`, waiting without blocking the event loop while the channel is full (in an
+   * unbuffered channel, until a reader took it).
    *
    * @param item The item.
    * @param options A timeout in ms, or `{ timeout, signal }`.
-   * @returns A promise that resolves once written.
-   * @throws Like `write`; the signal's reason if it aborts.
+   * @returns A promise that resolves once written (unbuffered: once read).
+   * @throws Like `write`; the signal's reason if it aborts (unbuffered: the item is taken back,
+   * unless a reader took it first, and then the promise resolves).
    */
   async writeAsync(item: T, options?: number | WaitOptions): Promise<void> {
     const { timeout, signal } = waitOptionsOf(options);

@@ -4,6 +4,7 @@ import { within } from "./testdata/within.ts";
 import { channel, ChannelClosed, ChannelReader, ChannelWriter, QueueTimeout } from "./channel.ts";
 import { StoppableThread, type ThreadContext } from "./thread.ts";
 import { Pool } from "./pool.ts";
+import { Event } from "./sync.ts";
 
 Deno.test("channel across workers", async (t) => {
   await t.step("1 writer worker -> main, size 4, 100k items: none lost, in order", async () => {
@@ -162,7 +163,7 @@ Deno.test("channel semantics", async (t) => {
   });
 
   await t.step("bad input", () => {
-    assert.throws(() => channel({ size: 0 }), RangeError);
+    assert.throws(() => channel({ size: -1 }), RangeError);
     assert.throws(() => channel({ size: 1.5 }), RangeError);
     const [writer, reader] = channel<unknown>();
     assert.throws(() => writer.write({ f: () => 1 }), { name: "TypeError", message: /item\.f/ });
@@ -314,3 +315,134 @@ Deno.test("channel with many writers waiting for room", async (t) => {
     assert.deepEqual(seen.toSorted(), items.toSorted());
   });
 });
+
+Deno.test("an unbuffered channel (size 0) hands each item to a reader, as Go's make(chan T)", async (t) => {
+  await t.step("a write waits for a reader; unread, it times out and takes its item back", () => {
+    const [writer, reader] = channel<number>({ size: 0 });
+    assert.throws(() => writer.write(1, 20), {
+      name: "QueueTimeout",
+      message: "Cannot write as no reader took the item within 20 ms",
+    });
+    assert.equal(reader.length, 0); // taken back: no reader will see it
+    assert.throws(() => reader.read(1, 0), QueueTimeout);
+    writer.close();
+  });
+
+  await t.step("writeAsync resolves only once a reader took the item", async () => {
+    const [writer, reader] = channel<string>({ size: 0 });
+    let written = false;
+    const write = writer.writeAsync("a").then(() => written = true);
+    await new Promise((resolve) => setTimeout(resolve, 0)); // a turn of the event loop
+    assert.equal(written, false); // nobody read: it cannot have resolved
+    assert.deepEqual(reader.read(1), ["a"]);
+    await within(write, 5000, "the write");
+    assert.equal(written, true);
+    writer.close();
+  });
+
+  await t.step("a blocking write in a worker returns after the main thread reads", async () => {
+    const [writer, reader] = channel<number>({ size: 0 });
+    const returned = new Event();
+    const producer = new StoppableThread((_t, writer: ChannelWriter<number>, returned: Event) => {
+      writer.write(42);
+      returned.set();
+    }, { args: [writer, returned] }).start();
+    await within(waitForLength(reader, 1), 5000, "the worker's write");
+    assert.equal(returned.wait(50), false); // no read yet: the write has not returned
+    assert.deepEqual(reader.read(1), [42]);
+    assert.equal(await returned.waitAsync(5000), true);
+    await producer.join();
+  });
+
+  await t.step("100 items in FIFO order; 4 writers x 250: each item exactly once", async () => {
+    const [writer, reader] = channel<number>({ size: 0 });
+    const write = (_t: ThreadContext, writer: ChannelWriter<number>, from: number, n: number) => {
+      for (let i = from; i < from + n; i++) writer.write(i);
+    };
+    const one = new StoppableThread(write, { args: [writer, 0, 100] }).start();
+    assert.deepEqual(reader.read(100), Array.from({ length: 100 }, (_, i) => i));
+    await one.join();
+    const four = [0, 1, 2, 3].map((k) =>
+      new StoppableThread(write, { args: [writer, 1000 * k, 250] }).start()
+    );
+    const seen = reader.read(1000).sort((a, b) => a - b);
+    assert.deepEqual(
+      seen,
+      [0, 1, 2, 3].flatMap((k) => Array.from({ length: 250 }, (_, i) => 1000 * k + i)),
+    );
+    await Promise.all(four.map((w) => w.join()));
+    assert.equal(reader.length, 0);
+    writer.close();
+  });
+
+  await t.step(
+    "close wakes a waiting writer with ChannelClosed; its item is not delivered",
+    async () => {
+      const [writer, reader] = channel<number>({ size: 0 });
+      const write = writer.writeAsync(1);
+      await waitForLength(reader, 1);
+      reader.close();
+      await assert.rejects(within(write, 5000, "the write"), ChannelClosed);
+      assert.deepEqual(reader.read(), []);
+      // The same for a blocking write, in a worker.
+      const [writer2, reader2] = channel<number>({ size: 0 });
+      const producer = new StoppableThread((_t, writer: ChannelWriter<number>) => {
+        writer.write(2);
+      }, { args: [writer2] }).start();
+      await within(waitForLength(reader2, 1), 5000, "the worker's write");
+      writer2.close();
+      await assert.rejects(within(producer.join(), 5000, "the thread"), { name: "ChannelClosed" });
+      assert.deepEqual(reader2.read(), []);
+    },
+  );
+
+  await t.step("abort rejects with the reason and takes the item back", async () => {
+    const [writer, reader] = channel<number>({ size: 0 });
+    const controller = new AbortController();
+    const write = writer.writeAsync(1, { signal: controller.signal });
+    await waitForLength(reader, 1);
+    controller.abort(new Error("gave up"));
+    await assert.rejects(within(write, 5000, "the write"), { message: "gave up" });
+    assert.equal(reader.length, 0);
+    await assert.rejects(writer.writeAsync(2, { signal: controller.signal }), {
+      message: "gave up",
+    });
+    writer.close();
+  });
+
+  await t.step("a write whose item was read before the abort resolves", async () => {
+    const [writer, reader] = channel<number>({ size: 0 });
+    const controller = new AbortController();
+    const write = writer.writeAsync(5, { signal: controller.signal });
+    assert.deepEqual(reader.read(1), [5]); // taken first, abort second
+    controller.abort();
+    await within(write, 5000, "the write");
+    writer.close();
+  });
+
+  await t.step("a writer thread terminated while it waits takes its item back", async () => {
+    const [writer, reader] = channel<number>({ size: 0 });
+    const producer = new StoppableThread((_t, writer: ChannelWriter<number>) => {
+      writer.write(1);
+    }, { args: [writer] }).start();
+    await within(waitForLength(reader, 1), 5000, "the worker's write");
+    producer.terminate();
+    await assert.rejects(producer.join());
+    await within(waitForLength(reader, 0), 5000, "the item taken back");
+    assert.throws(() => reader.read(1, 0), QueueTimeout);
+    writer.close();
+  });
+
+  await t.step("the handle keeps the mode: an end rebuilt elsewhere hands off too", () => {
+    const [writer, reader] = channel<number>({ size: 0 });
+    const other = ChannelWriter.from<number>(structuredClone(writer.handle));
+    assert.throws(() => other.write(1, 10), QueueTimeout);
+    assert.equal(reader.length, 0);
+    writer.close();
+  });
+});
+
+/** Resolves once the channel holds `length` items (a writer has handed one over). */
+async function waitForLength(end: ChannelReader<unknown>, length: number): Promise<void> {
+  while (end.length !== length) await new Promise((resolve) => setTimeout(resolve, 1));
+}
