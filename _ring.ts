@@ -51,6 +51,7 @@ import {
 //   bytes 384  pushed items and bytes: producers store, consumers load
 //   bytes 512  popped items and bytes: consumers store, producers load
 //   bytes 640  the push epoch, so consumers can trust a cached PUSHED (see #available)
+//   bytes 768  writers waiting for their item to be taken: hand-off rings only (see CTL_HANDERS)
 // 128, not 64: nothing places a SharedArrayBuffer on a cache-line boundary, and with roles 64
 // bytes apart (a 448-byte block) the tail's words and the head's can share a line. They did in
 // some rings: a number queue between two threads ran at 8-9 M/s in 11 of 18 runs
