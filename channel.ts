@@ -8,7 +8,7 @@
 import { SHAREABLE } from "./_codec.ts";
 import { QueueTimeout } from "./_errors.ts";
 import { checkTimeout, deadlineOf, remaining } from "./_futex.ts";
-import { ENDED, Ring, type RingHandle, TIMED_OUT } from "./_ring.ts";
+import { CTL_FLAGS, ENDED, FLAG_HAND_OFF, Ring, type RingHandle, TIMED_OUT } from "./_ring.ts";
 import { Shareables } from "./_shareable.ts";
 import type { WaitOptions } from "./_futex.ts";
 import {
@@ -134,6 +134,7 @@ export function channel<T>(options: ChannelOptions = {}): [ChannelWriter<T>, Cha
  * import assert from "node:assert/strict";
  *
  * const [writer, reader] = channel<number>();
+ * assert.equal(writer.size, 1024);
  * writer.write(1);
  * assert.equal(reader.length, 1);
  * assert.equal(reader.close(), true);
@@ -166,9 +167,14 @@ export abstract class ChannelEnd {
     return this.#handle;
   }
 
-  /** Items in the channel, not read yet. */
+  /** Items in the channel, not read yet (unbuffered: the item a writer is handing over, if any). */
   get length(): number {
     return this.#ring.length;
+  }
+
+  /** Most items the channel holds, as created (`0`: unbuffered, Go's `cap` of `make(chan T)`). */
+  get size(): number {
+    return (this.#ring.ctl[CTL_FLAGS]! & FLAG_HAND_OFF) !== 0 ? 0 : this.#ring.maxItems;
   }
 
   /** Whether the channel was closed (items may still be left to read). */

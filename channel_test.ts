@@ -162,6 +162,18 @@ Deno.test("channel semantics", async (t) => {
     assert.equal(writer.closed, true);
   });
 
+  await t.step("size reports the capacity asked for, on both ends and across handles", () => {
+    for (const size of [0, 1, 4, 1024]) {
+      const [writer, reader] = channel<number>({ size });
+      assert.equal(writer.size, size);
+      assert.equal(reader.size, size);
+      assert.equal(ChannelReader.from(structuredClone(reader.handle)).size, size);
+      assert.equal(reader.length, 0);
+      writer.close();
+    }
+    assert.equal(channel()[0].size, 1024);
+  });
+
   await t.step("bad input", () => {
     assert.throws(() => channel({ size: -1 }), RangeError);
     assert.throws(() => channel({ size: 1.5 }), RangeError);
