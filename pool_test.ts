@@ -495,6 +495,21 @@ Deno.test("Pool.map is lazy, bounded and cancellable", async (t) => {
   await t.step("bad options", () => {
     assert.throws(() => pool.map((x: number) => x, [], { chunkSize: 0 }), RangeError);
     assert.throws(() => pool.map((x: number) => x, [], { concurrency: 1.5 }), RangeError);
+    for (const items of [5, null, undefined, { length: 2 }]) {
+      assert.throws(() => pool.map((x: number) => x, items as never), {
+        name: "TypeError",
+        message: `Cannot map as items must be an iterable or an async iterable: current value is ${
+          items === null ? "null" : typeof items === "object" ? "an object" : String(items)
+        }`,
+      });
+    }
+  });
+
+  await t.step("a string is mapped by its characters, as for...of reads it", async () => {
+    assert.deepEqual(
+      await Array.fromAsync(pool.map((x: string) => x.toUpperCase(), "ab" as never)),
+      ["A", "B"],
+    );
   });
 });
 

@@ -46,7 +46,8 @@ export async function* mapLazily<T, R>(
   signal?.throwIfAborted();
   const stop = new AbortController();
   const combined = signal === undefined ? stop.signal : AbortSignal.any([signal, stop.signal]);
-  const source = Symbol.asyncIterator in items
+  // Not `in`: it throws on a string, which is iterable.
+  const source = typeof (items as Partial<AsyncIterable<T>>)[Symbol.asyncIterator] === "function"
     ? (items as AsyncIterable<T>)[Symbol.asyncIterator]()
     : (items as Iterable<T>)[Symbol.iterator]();
   type Outcome = { kind: "results"; flight: Flight; results: R[] } | { kind: "chunk"; chunk: T[] };

@@ -1157,6 +1157,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
    * @param options Chunk size, order, read-ahead, signal, stage name, progress.
    * @returns An async iterator of the results.
    * @throws {RangeError} If `chunkSize` or `concurrency` is not a positive integer.
+   * @throws {TypeError} If `items` is neither iterable nor async iterable.
    */
   map<K extends TaskName<M>>(
     task: K,
@@ -1173,6 +1174,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
    * @param options Chunk size, order, read-ahead, signal, stage name, progress.
    * @returns An async iterator of the results.
    * @throws {RangeError} If `chunkSize` or `concurrency` is not a positive integer.
+   * @throws {TypeError} If `items` is neither iterable nor async iterable.
    *
    * @example A two-stage lazy pipeline
    * ```ts
@@ -1203,6 +1205,16 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
           `Cannot map as ${name} must be a positive integer: current value is ${value}`,
         );
       }
+    }
+    if (!isIterable(items)) {
+      const value = items === null
+        ? "null"
+        : typeof items === "object"
+        ? "an object"
+        : String(items);
+      throw new TypeError(
+        `Cannot map as items must be an iterable or an async iterable: current value is ${value}`,
+      );
     }
     const stage = options.name;
     const onProgress = options.onProgress;
@@ -1306,6 +1318,14 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/** Whether `map` can read `items`: iterable (strings too) or async iterable. */
+function isIterable(items: unknown): items is Iterable<unknown> | AsyncIterable<unknown> {
+  if (items === null || items === undefined) return false;
+  const value = items as { [Symbol.iterator]?: unknown; [Symbol.asyncIterator]?: unknown };
+  return typeof value[Symbol.asyncIterator] === "function" ||
+    typeof value[Symbol.iterator] === "function";
 }
 
 /** The length of `items` if it is known without reading them. */
