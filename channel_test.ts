@@ -398,10 +398,7 @@ Deno.test("an unbuffered channel (size 0) hands each item to a reader, as Go's m
       assert.deepEqual(reader.read(), []);
       // The same for a blocking write, in a worker.
       const [writer2, reader2] = channel<number>({ size: 0 });
-      const producer = new StoppableThread((_t, writer: ChannelWriter<number>) => {
-        writer.write(2);
-      }, { args: [writer2] }).start();
-      await within(waitForLength(reader2, 1), 5000, "the worker's write");
+      const producer = await blockedWriter(writer2, reader2, 2);
       writer2.close();
       await assert.rejects(within(producer.join(), 5000, "the thread"), { name: "ChannelClosed" });
       assert.deepEqual(reader2.read(), []);
@@ -434,10 +431,7 @@ Deno.test("an unbuffered channel (size 0) hands each item to a reader, as Go's m
 
   await t.step("a writer thread terminated while it waits takes its item back", async () => {
     const [writer, reader] = channel<number>({ size: 0 });
-    const producer = new StoppableThread((_t, writer: ChannelWriter<number>) => {
-      writer.write(1);
-    }, { args: [writer] }).start();
-    await within(waitForLength(reader, 1), 5000, "the worker's write");
+    const producer = await blockedWriter(writer, reader, 1);
     producer.terminate();
     await assert.rejects(producer.join());
     await within(waitForLength(reader, 0), 5000, "the item taken back");
@@ -453,6 +447,19 @@ Deno.test("an unbuffered channel (size 0) hands each item to a reader, as Go's m
     writer.close();
   });
 });
+
+/** A thread blocked in an unbuffered write of `item`, returned once its item is in the channel. */
+async function blockedWriter(
+  writer: ChannelWriter<number>,
+  reader: ChannelReader<number>,
+  item: number,
+): Promise<StoppableThread<[ChannelWriter<number>, number], void>> {
+  const thread = new StoppableThread((_t, writer: ChannelWriter<number>, item: number) => {
+    writer.write(item);
+  }, { args: [writer, item] }).start();
+  await within(waitForLength(reader, 1), 5000, "the worker's write");
+  return thread;
+}
 
 /** Resolves once the channel holds `length` items (a writer has handed one over). */
 async function waitForLength(end: ChannelReader<unknown>, length: number): Promise<void> {
