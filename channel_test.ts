@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { countWaits } from "./testdata/wait_count.ts";
+import { seededRandom } from "./testdata/random.ts";
 import { within } from "./testdata/within.ts";
 import { channel, ChannelClosed, ChannelReader, ChannelWriter, QueueTimeout } from "./channel.ts";
 import { StoppableThread, type ThreadContext } from "./thread.ts";
@@ -438,6 +439,71 @@ Deno.test("an unbuffered channel (size 0) hands each item to a reader, as Go's m
     assert.throws(() => reader.read(1, 0), QueueTimeout);
     writer.close();
   });
+
+  await t.step(
+    "3 writer threads, 2 reader threads, async writers aborted: each write that returned is read once, no other",
+    async () => {
+      const [writer, reader] = channel<number>({ size: 0 });
+      // Thread targets travel as source: each carries its own seeded generator (testdata/random.ts).
+      const write = (_t: ThreadContext, writer: ChannelWriter<number>, id: number) => {
+        let seed = id * 7919;
+        const random = () => (seed = (seed * 48271) % 0x7fffffff) / 0x7fffffff;
+        const written: number[] = [];
+        for (let i = 0; i < 500; i++) {
+          const p = random();
+          try {
+            // A poll, a short wait, or no limit: the take-back races readers in the first two.
+            writer.write(id * 1000 + i, p < 0.3 ? 0 : p < 0.6 ? random() * 0.2 : undefined);
+            written.push(id * 1000 + i);
+          } catch (error) {
+            if ((error as Error).name !== "QueueTimeout") throw error;
+          }
+        }
+        return written;
+      };
+      const read = (_t: ThreadContext, reader: ChannelReader<number>, id: number) => {
+        let seed = id * 104729;
+        const random = () => (seed = (seed * 48271) % 0x7fffffff) / 0x7fffffff;
+        const read: number[] = [];
+        for (;;) {
+          try {
+            const items = reader.read(1 + Math.floor(random() * 3), random() * 0.3);
+            if (items.length === 0) return read; // closed and drained
+            read.push(...items);
+          } catch (error) {
+            if ((error as Error).name !== "QueueTimeout") throw error;
+          }
+        }
+      };
+      const writers = [1, 2, 3].map((id) =>
+        new StoppableThread(write, { args: [writer, id] }).start()
+      );
+      const readers = [1, 2].map((id) => new StoppableThread(read, { args: [reader, id] }).start());
+      const random = seededRandom(7);
+      const writtenHere: number[] = [];
+      const writes: Promise<void>[] = [];
+      for (let i = 0; i < 100; i++) {
+        const controller = new AbortController();
+        writes.push(
+          writer.writeAsync(9000 + i, { signal: controller.signal }).then(
+            () => void writtenHere.push(9000 + i),
+            (error) => assert.equal(error.message, "gave up"),
+          ),
+        );
+        const abort = () => controller.abort(new Error("gave up"));
+        if (i % 3 === 0) queueMicrotask(abort);
+        else if (i % 3 === 1) setTimeout(abort, random() * 2);
+        if (i % 20 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      const written = (await Promise.all(writers.map((w) => w.join()))).flat();
+      await Promise.all(writes);
+      writer.close();
+      const read2 = (await Promise.all(readers.map((r) => r.join()))).flat();
+      const sorted = (values: number[]) => values.sort((a, b) => a - b);
+      assert.deepEqual(sorted(read2), sorted([...written, ...writtenHere]));
+      assert.ok(written.length > 0 && written.length < 1500, `${written.length} of 1500 written`);
+    },
+  );
 
   await t.step("the handle keeps the mode: an end rebuilt elsewhere hands off too", () => {
     const [writer, reader] = channel<number>({ size: 0 });
