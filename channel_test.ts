@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { countWaits } from "./testdata/wait_count.ts";
 import { seededRandom } from "./testdata/random.ts";
-import { within } from "./testdata/within.ts";
+import { waitFor, within } from "./testdata/within.ts";
 import { channel, ChannelClosed, ChannelReader, ChannelWriter, QueueTimeout } from "./channel.ts";
 import { StoppableThread, type ThreadContext } from "./thread.ts";
 import { Pool } from "./pool.ts";
@@ -360,7 +360,7 @@ Deno.test("an unbuffered channel (size 0) hands each item to a reader, as Go's m
       writer.write(42);
       returned.set();
     }, { args: [writer, returned] }).start();
-    await within(waitForLength(reader, 1), 5000, "the worker's write");
+    await waitFor(() => reader.length === 1); // the worker's item is in
     assert.equal(returned.wait(50), false); // no read yet: the write has not returned
     assert.deepEqual(reader.read(1), [42]);
     assert.equal(await returned.waitAsync(5000), true);
@@ -393,7 +393,7 @@ Deno.test("an unbuffered channel (size 0) hands each item to a reader, as Go's m
     async () => {
       const [writer, reader] = channel<number>({ size: 0 });
       const write = writer.writeAsync(1);
-      await waitForLength(reader, 1);
+      await waitFor(() => reader.length === 1);
       reader.close();
       await assert.rejects(within(write, 5000, "the write"), ChannelClosed);
       assert.deepEqual(reader.read(), []);
@@ -410,7 +410,7 @@ Deno.test("an unbuffered channel (size 0) hands each item to a reader, as Go's m
     const [writer, reader] = channel<number>({ size: 0 });
     const controller = new AbortController();
     const write = writer.writeAsync(1, { signal: controller.signal });
-    await waitForLength(reader, 1);
+    await waitFor(() => reader.length === 1);
     controller.abort(new Error("gave up"));
     await assert.rejects(within(write, 5000, "the write"), { message: "gave up" });
     assert.equal(reader.length, 0);
@@ -435,7 +435,7 @@ Deno.test("an unbuffered channel (size 0) hands each item to a reader, as Go's m
     const producer = await blockedWriter(writer, reader, 1);
     producer.terminate();
     await assert.rejects(producer.join());
-    await within(waitForLength(reader, 0), 5000, "the item taken back");
+    await waitFor(() => reader.length === 0); // taken back
     assert.throws(() => reader.read(1, 0), QueueTimeout);
     writer.close();
   });
@@ -523,11 +523,6 @@ async function blockedWriter(
   const thread = new StoppableThread((_t, writer: ChannelWriter<number>, item: number) => {
     writer.write(item);
   }, { args: [writer, item] }).start();
-  await within(waitForLength(reader, 1), 5000, "the worker's write");
+  await waitFor(() => reader.length === 1); // the worker's item is in
   return thread;
-}
-
-/** Resolves once the channel holds `length` items (a writer has handed one over). */
-async function waitForLength(end: ChannelReader<unknown>, length: number): Promise<void> {
-  while (end.length !== length) await new Promise((resolve) => setTimeout(resolve, 1));
 }
