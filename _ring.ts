@@ -878,7 +878,10 @@ export class Ring {
    * Removes a hand-off put's item if no reader took it yet. It is then the head: the ring holds
    * one item at most, so none was put behind it.
    *
-   * @param killed Whether this worker is being terminated (see `criticalLockAnyway`).
+   * @param killed True on the way out of a wait the kill interrupted: then the lock is taken
+   * although this worker is being terminated (see `criticalLockAnyway`; safe only there, in
+   * the same synchronous run as the wait, before the worker can answer KILL_DONE). Anywhere else
+   * a kill makes `criticalLock` throw first, and the item stays, to be read.
    * @returns True if taken back, false if a reader was first.
    */
   #takeBack(ticket: number, killed = false): boolean {
