@@ -526,3 +526,39 @@ async function blockedWriter(
   await waitFor(() => reader.length === 1); // the worker's item is in
   return thread;
 }
+
+Deno.test("Go's TestMultiConsumer: 8 threads between two channels lose and add nothing", async (t) => {
+  for (const size of [0, 1, 24]) {
+    await t.step(`size ${size}`, async () => {
+      const pn = [2, 3, 7, 11, 13, 17, 19, 23, 27, 31];
+      const [work, workReader] = channel<number>({ size });
+      const [results, resultReader] = channel<number>({ size });
+      const workers = Array.from({ length: 8 }, () =>
+        new StoppableThread(
+          (_t, work: ChannelReader<number>, results: ChannelWriter<number>) => {
+            for (const value of work) results.write(value);
+          },
+          { args: [workReader, results] },
+        ).start());
+      let expected = 0;
+      const feeder = (async () => {
+        for (let i = 0; i < 5000; i++) {
+          expected += pn[i % pn.length]!;
+          await work.writeAsync(pn[i % pn.length]!);
+        }
+        work.close(); // no more work
+        await Promise.all(workers.map((worker) => worker.join()));
+        results.close(); // so there can be no more results
+      })();
+      let count = 0;
+      let sum = 0;
+      for await (const value of resultReader) {
+        count++;
+        sum += value;
+      }
+      await feeder;
+      assert.equal(count, 5000);
+      assert.equal(sum, expected);
+    });
+  }
+});
