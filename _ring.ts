@@ -455,6 +455,12 @@ export class Ring {
     return this.ctl[CTL_MAX_ITEMS]!;
   }
 
+  /** Whether a put waits until a reader took its item (see FLAG_HAND_OFF). */
+  get handsOff(): boolean {
+    // Read plainly: the bit never changes after creation.
+    return (this.ctl[CTL_FLAGS]! & FLAG_HAND_OFF) !== 0;
+  }
+
   /** True once `stop()` was called. */
   get stopped(): boolean {
     return (Atomics.load(this.ctl, CTL_FLAGS) & FLAG_STOPPED) !== 0;
@@ -699,7 +705,7 @@ export class Ring {
   put(value: unknown, timeout?: number, what = "value"): number {
     // The common case first: room at once, encoded in place.
     const first = this.tryPut(value, false, what);
-    if (first === PUT_DONE && (this.ctl[CTL_FLAGS]! & FLAG_HAND_OFF)) {
+    if (first === PUT_DONE && this.handsOff) {
       return this.#waitTaken(this.#lastPushed, deadlineOf(timeout));
     }
     if (first !== PUT_FULL) return first;
@@ -709,7 +715,7 @@ export class Ring {
     let registered: number | undefined; // see #putOrRegister
     for (;;) {
       const status = this.#putOrRegister(bytes, deadline, registered);
-      if (status === PUT_DONE && (this.ctl[CTL_FLAGS]! & FLAG_HAND_OFF)) {
+      if (status === PUT_DONE && this.handsOff) {
         return this.#waitTaken(this.#lastPushed, deadline);
       }
       if (status !== MUST_WAIT) return status;
@@ -786,7 +792,7 @@ export class Ring {
     signal?.throwIfAborted();
     const first = this.tryPut(value, false, what);
     // The ticket is read at once: another put of this instance may run while this one waits.
-    if (first === PUT_DONE && (this.ctl[CTL_FLAGS]! & FLAG_HAND_OFF)) {
+    if (first === PUT_DONE && this.handsOff) {
       return this.#waitTakenAsync(this.#lastPushed, deadlineOf(timeout), signal);
     }
     if (first !== PUT_FULL) return first;
@@ -796,7 +802,7 @@ export class Ring {
     let registered: number | undefined; // see #putOrRegister
     for (;;) {
       const status = this.#putOrRegister(bytes, deadline, registered);
-      if (status === PUT_DONE && (this.ctl[CTL_FLAGS]! & FLAG_HAND_OFF)) {
+      if (status === PUT_DONE && this.handsOff) {
         return this.#waitTakenAsync(this.#lastPushed, deadline, signal);
       }
       if (status !== MUST_WAIT) return status;

@@ -174,7 +174,7 @@ export abstract class ChannelEnd {
 
   /** Most items the channel holds, as created (`0`: unbuffered, Go's `cap` of `make(chan T)`). */
   get size(): number {
-    return (this.#ring.ctl[CTL_FLAGS]! & FLAG_HAND_OFF) !== 0 ? 0 : this.#ring.maxItems;
+    return this.#ring.handsOff ? 0 : this.#ring.maxItems;
   }
 
   /** Whether the channel was closed (items may still be left to read). */
