@@ -10,8 +10,9 @@
 // The rule this imposes on bundled modules (_errors, _codec, _signal_watch, _futex, _ring,
 // _shareable, sync, queue, channel, callqueue, _pool/protocol, _pool/mailbox, _thread/protocol,
 // _worker/): every module-level binding is exported, is a function, a class or a primitive, and
-// names are unique across them. Any break of the rule fails every worker at start, which the
-// pool and thread tests see at once.
+// names are unique across them. An export of another kind fails every worker at start, which the
+// pool and thread tests see at once; a binding left unexported is missing from the worker's source
+// and fails only when code that uses it runs, which _bundle_test.ts checks for.
 
 /**
  * Re-declares one export from its runtime value.
