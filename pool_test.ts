@@ -495,12 +495,15 @@ Deno.test("Pool.map is lazy, bounded and cancellable", async (t) => {
   await t.step("bad options", () => {
     assert.throws(() => pool.map((x: number) => x, [], { chunkSize: 0 }), RangeError);
     assert.throws(() => pool.map((x: number) => x, [], { concurrency: 1.5 }), RangeError);
-    for (const items of [5, null, undefined, { length: 2 }]) {
+    const notIterable = [[5, "5"], [null, "null"], [undefined, "undefined"], [
+      { length: 2 },
+      "an object",
+    ]];
+    for (const [items, shown] of notIterable) {
       assert.throws(() => pool.map((x: number) => x, items as never), {
         name: "TypeError",
-        message: `Cannot map as items must be an iterable or an async iterable: current value is ${
-          items === null ? "null" : typeof items === "object" ? "an object" : String(items)
-        }`,
+        message:
+          `Cannot map as items must be an iterable or an async iterable: current value is ${shown}`,
       });
     }
   });
