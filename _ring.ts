@@ -826,12 +826,16 @@ export class Ring {
   #waitTaken(ticket: number, deadline: number): number {
     const ctl = this.ctl;
     for (;;) {
+      // Each round checks taken, stopped and the deadline afresh: what the wait returned ("ok",
+      // "not-equal", "timed-out") adds nothing to that.
       const state = this.#registerUnlessTaken(ticket, deadline);
       if (state !== MUST_WAIT) return state;
       try {
         waitSync(ctl, CTL_TAKEN_SEQ, this.#waitSeq, remaining(deadline));
       } catch (error) {
-        this.#takeBack(ticket, Termination.requested()); // killed: the one way this wait throws
+        // Killed: the one way this wait throws. The write fails either way, so whether a reader
+        // was first does not change what it throws.
+        this.#takeBack(ticket, Termination.requested());
         throw error;
       } finally {
         Atomics.sub(ctl, CTL_HANDERS, 1);
@@ -847,7 +851,7 @@ export class Ring {
   ): Promise<number> {
     const ctl = this.ctl;
     for (;;) {
-      const state = this.#registerUnlessTaken(ticket, deadline);
+      const state = this.#registerUnlessTaken(ticket, deadline); // as in #waitTaken
       if (state !== MUST_WAIT) return state;
       try {
         await waitAsync(ctl, CTL_TAKEN_SEQ, this.#waitSeq, remaining(deadline), signal);
