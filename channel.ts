@@ -8,7 +8,7 @@
 import { SHAREABLE } from "./_codec.ts";
 import { QueueTimeout } from "./_errors.ts";
 import { checkTimeout, deadlineOf, remaining } from "./_futex.ts";
-import { CTL_FLAGS, ENDED, FLAG_HAND_OFF, Ring, type RingHandle, TIMED_OUT } from "./_ring.ts";
+import { ENDED, Ring, type RingHandle, TIMED_OUT } from "./_ring.ts";
 import { Shareables } from "./_shareable.ts";
 import type { WaitOptions } from "./_futex.ts";
 import {
