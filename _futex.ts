@@ -471,8 +471,14 @@ export function nap(i32: Int32Array, index: number, value: number, ms: number): 
  * another thread or process settles.
  */
 export function holdOpen(): ReturnType<typeof setInterval> {
-  return setInterval(() => {}, 0x7fffffff);
+  return setInterval(() => {}, HOLD_OPEN_MS);
 }
+
+/**
+ * holdOpen's interval: the longest a timer can wait (about 24.8 days), so it never fires in
+ * practice. An idle worker does not wait on its event loop for such a timer (_worker/idle.ts).
+ */
+export const HOLD_OPEN_MS = 0x7fffffff;
 
 /** Keeps `timer` from holding the process alive (Deno.unrefTimer, where it exists). */
 export function unrefTimer(timer: unknown): void {

@@ -20,6 +20,7 @@ import * as channel from "./channel.ts";
 import * as poolProtocol from "./_pool/protocol.ts";
 import * as threadProtocol from "./_thread/protocol.ts";
 import * as exitHooks from "./_worker/exit_hooks.ts";
+import * as idle from "./_worker/idle.ts";
 import * as mailbox from "./_pool/mailbox.ts";
 import * as taskContextModule from "./_pool/task_context.ts";
 import * as taskFunction from "./_worker/task_function.ts";
@@ -131,6 +132,7 @@ export function workerSource(): string {
       poolProtocol,
       threadProtocol,
       exitHooks,
+      idle,
       mailbox,
       taskContextModule,
       taskFunction,

@@ -13,6 +13,7 @@ import { EvictingQueue } from "./queue.ts";
 import { waitAsync } from "./_futex.ts";
 import { Event } from "./sync.ts";
 import { countListeners } from "./testdata/listener_count.ts";
+import { within } from "./testdata/within.ts";
 
 const TASKS = new URL("./testdata/tasks.ts", import.meta.url);
 type Tasks = typeof import("./testdata/tasks.ts");
@@ -148,6 +149,27 @@ Deno.test("Pool survives workers that die", async (t) => {
     );
     assert.equal(await pool.run((x: number) => x + 1, [3]), 4);
   });
+
+  await t.step(
+    "an idle worker a left-behind timer ends is replaced: the next task runs",
+    async () => {
+      for (const how of ["close", "exit"]) {
+        await using one = new Pool({ size: 1 });
+        const ended = new Event();
+        await one.run((ended: Event, how: string) => {
+          setTimeout(() => {
+            ended.set();
+            if (how === "close") self.close();
+            else Deno.exit(1);
+          }, 10);
+          return 1;
+        }, [ended, how]);
+        await within(ended.waitAsync(), 5000, "the idle worker's timer");
+        assert.equal(await one.run((x: number) => x + 1, [1]), 2, how);
+        assert.equal(one.stats.failed, 0, how);
+      }
+    },
+  );
 
   await t.step("10k tasks with crashes injected: no task lost, none hangs", async () => {
     const crashes = new Set(Array.from({ length: 40 }, (_, i) => 137 + i * 241));
@@ -807,6 +829,68 @@ Deno.test("Pool errors outside any task go to onError", async (t) => {
       assert.equal(pool.stats.failed, 0);
     },
   );
+
+  // No task runs after the one that left the error behind: an idle worker still turns its event
+  // loop, or the error would wait for a task that yields (and with none, forever).
+  await t.step("a timer left behind reaches onError while the worker idles", async () => {
+    reported = Promise.withResolvers<void>();
+    await pool.run(() => {
+      setTimeout(() => {
+        throw new Error("idle timer");
+      }, 20);
+      return 1;
+    });
+    await within(reported.promise, 5000, "the idle worker's stray timer");
+    assert.match(String((errors[2] as Error).message), /idle timer/);
+  });
+
+  await t.step("a rejection left unhandled reaches onError while the worker idles", async () => {
+    reported = Promise.withResolvers<void>();
+    await pool.run(() => {
+      Promise.reject(new TypeError("idle rejection"));
+      return 1;
+    });
+    await within(reported.promise, 5000, "the idle worker's unhandled rejection");
+    assert.ok(errors[3] instanceof TypeError);
+    assert.equal((errors[3] as Error).message, "idle rejection");
+    assert.equal(pool.stats.failed, 0);
+  });
+});
+
+Deno.test("Pool workers run what a finished task left behind while idle", async (t) => {
+  for (const [label, options] of [["", {}], [" with a heap limit", { maxMemoryMb: 64 }]] as const) {
+    await t.step(`a timeout and an interval fire after the task returned${label}`, async () => {
+      await using pool = new Pool({ size: 1, ...options });
+      const queue = new EvictingQueue<string>();
+      await pool.run((q: EvictingQueue<string>) => {
+        setTimeout(() => q.put("timeout"), 20);
+        let ticks = 0;
+        const interval = setInterval(() => {
+          q.put(`tick ${++ticks}`);
+          if (ticks === 3) clearInterval(interval);
+        }, 5);
+        return "scheduled";
+      }, [queue]);
+      const seen: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        seen.push(await within(queue.getAsync(), 5000, "the idle worker's timers"));
+      }
+      assert.deepEqual(seen.toSorted(), ["tick 1", "tick 2", "tick 3", "timeout"]);
+      // The worker still takes tasks after its timers ran out.
+      assert.equal(await pool.run((x: number) => x + 1, [1]), 2);
+    });
+
+    await t.step(`unawaited async work finishes after the task returned${label}`, async () => {
+      await using pool = new Pool({ size: 1, ...options });
+      const queue = new EvictingQueue<number>();
+      await pool.run((q: EvictingQueue<number>) => {
+        // No timer: an operation of the runtime's own, settled on the worker's event loop.
+        crypto.subtle.digest("SHA-256", new Uint8Array(64)).then((hash) => q.put(hash.byteLength));
+        return "started";
+      }, [queue]);
+      assert.equal(await within(queue.getAsync(), 5000, "the idle worker's digest"), 32);
+    });
+  }
 });
 
 Deno.test("Pool thrown values arrive intact", async (t) => {

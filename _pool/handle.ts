@@ -17,6 +17,8 @@ export interface HandleEvents {
   onError(handle: Handle, message: string): void;
   /** A reply that arrived outside the rings the pump drains (a process's stdout). */
   onReply(handle: Handle, reply: Reply): void;
+  /** Replies no task waits for are in a worker's ring: drain them now (threads only). */
+  onRepliesWaiting(): void;
 }
 
 /** What takeReplies returns when there is none: one frozen array, not a new one per poll. */

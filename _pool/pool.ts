@@ -434,6 +434,7 @@ export class Pool<M = Record<string, Task>> implements Executor, AsyncDisposable
     this.#prefetch = new PrefetchDepth(this.#pump.bell);
     this.#events = {
       onReply: (worker, reply) => this.#onReply(worker, reply, performance.now()),
+      onRepliesWaiting: () => this.#drainReplies(),
       onError: (worker, message) =>
         this.#crash(
           worker,

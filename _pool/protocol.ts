@@ -9,7 +9,8 @@
 // know the field order. Arguments that hold shareable objects or transfers cannot be encoded:
 // their request says REQUEST_BY_MESSAGE and the arguments follow as an `ArgsMessage` by
 // postMessage; a result that holds shareables likewise comes as REPLY_BY_MESSAGE plus a
-// `ResultMessage`. Either half may arrive first; both sides pair them by task id.
+// `ResultMessage`. Either half may arrive first; both sides pair them by task id. Replies no
+// task waits for (an error outside any task) come with a `RepliesWaitingMessage`.
 //
 // This file is part of the worker bundle (see _bundle.ts): keep every module-level binding
 // exported, and only functions, classes and primitives.
@@ -131,6 +132,18 @@ export interface ResultMessage {
   id: number;
   result: unknown;
 }
+
+/**
+ * A worker's word that replies no task waits for are in its ring (REPLY_STRAY, or REPLY_EXITED
+ * from an idle worker): the pool drains its rings only while tasks are in flight, so without it
+ * they would wait for the next task. It carries nothing: the replies stay in the ring, in order.
+ */
+export interface RepliesWaitingMessage {
+  repliesWaiting: true;
+}
+
+/** What a pool worker posts to its owner. */
+export type WorkerMessage = ResultMessage | RepliesWaitingMessage;
 
 /**
  * Largest encoded arguments or result of one task, in bytes. Larger values reject with a

@@ -26,13 +26,13 @@ import {
   REQUEST_BY_MESSAGE,
   REQUEST_CALL,
   requestRecord,
-  type ResultMessage,
   STATE_BYTES,
   STATE_CANCEL,
   STATE_CANCEL_KIND,
   STATE_CRIT,
   STATE_KILL,
   STATE_TICKETS,
+  type WorkerMessage,
 } from "./protocol.ts";
 
 /** One live pool worker, with its rings and tickets. */
@@ -79,8 +79,9 @@ export class WorkerHandle extends HandleBase implements Handle {
       events.onError(this, event.message);
     };
     this.worker.onmessage = (event) => {
-      const { id, result } = event.data as ResultMessage;
-      this.mailbox.deliver(id, result);
+      const message = event.data as WorkerMessage;
+      if ("repliesWaiting" in message) events.onRepliesWaiting();
+      else this.mailbox.deliver(message.id, message.result);
     };
   }
 

@@ -1,8 +1,9 @@
 // Copyright theta authors. MIT license.
-// A pool worker's loop. It blocks on its own request ring (Atomics.wait: no event-loop hop between
-// tasks), claims each task's ticket, runs the task, and puts the reply on its own reply ring, then
-// rings the pool's doorbell. Replies per worker, not one shared ring: a worker terminated
-// mid-reply (timeout, abort) could otherwise die holding a shared lock.
+// A pool worker's loop. It takes requests off its own request ring (while they queue, at once: no
+// event-loop hop between tasks), claims each task's ticket, runs the task, and puts the reply on
+// its own reply ring, then rings the pool's doorbell. Replies per worker, not one shared ring: a
+// worker terminated mid-reply (timeout, abort) could otherwise die holding a shared lock. Idle, it
+// still turns its event loop (see idleStep and idle.ts): what finished tasks left behind runs.
 //
 // Errors outside a task's promise. A timer's callback is attributed to the task that scheduled
 // it (`TaskTimers`): if that task still runs, its promise can never settle, so it is reported
@@ -16,7 +17,7 @@
 import { Encoded, encodeOutcome, UncloneableError } from "../_codec.ts";
 import { nap, Termination } from "../_futex.ts";
 import { CallQueueCore } from "../_callqueue_slots.ts";
-import { ENDED, NOTHING, PUT_DONE, PUT_TOO_LARGE, Ring } from "../_ring.ts";
+import { ENDED, NOTHING, PUT_DONE, PUT_TOO_LARGE, Ring, TIMED_OUT } from "../_ring.ts";
 import { toWire } from "../_shareable.ts";
 import { CurrentTask, SharedSignal, type TaskContext, taskContext } from "../_pool/task_context.ts";
 import {
@@ -28,6 +29,7 @@ import {
   payloadTooLarge,
   type PoolWorkerInit,
   readRequest,
+  type RepliesWaitingMessage,
   REPLY_BY_MESSAGE,
   REPLY_CRASHED,
   REPLY_ERROR,
@@ -46,6 +48,7 @@ import {
   STATE_TICKETS,
 } from "../_pool/protocol.ts";
 import { installExitHooks, type WorkerScope } from "./exit_hooks.ts";
+import { IDLE_TURN_MS, LiveTimers, nextMacrotask, turn } from "./idle.ts";
 import { Mailbox } from "../_pool/mailbox.ts";
 import { compileFunction, moduleExport, runTask } from "./task_function.ts";
 
@@ -58,8 +61,8 @@ export class TaskTimers {
   static install(onUncaught: (owner: number, error: unknown) => void): void {
     const scope = globalThis as unknown as Record<string, unknown>;
     for (const name of ["setTimeout", "setInterval"]) {
-      const original = scope[name] as (...args: unknown[]) => number;
-      scope[name] = function (callback: unknown, delay?: number, ...args: unknown[]): number {
+      const original = scope[name] as (...args: unknown[]) => unknown;
+      scope[name] = function (callback: unknown, delay?: number, ...args: unknown[]): unknown {
         if (typeof callback !== "function") return original(callback, delay, ...args);
         const owner = TaskTimers.running;
         return original(
@@ -185,20 +188,36 @@ export class PoolWorker {
     return fn;
   }
 
+  /**
+   * Tells the owner that replies no task waits for are in the ring (see RepliesWaitingMessage):
+   * the pool's pump may be stopped, with no task in flight.
+   */
+  repliesWaiting(): void {
+    const message: RepliesWaitingMessage = { repliesWaiting: true };
+    this.scope.postMessage(message);
+  }
+
+  /** Reports an error raised outside any task (the pool's `onError`). */
+  replyStray(error: unknown): void {
+    this.replyError(REPLY_STRAY, 0, error);
+    this.repliesWaiting();
+  }
+
   /** Reports errors raised outside a task's own promise (see the file comment). */
   watchStrays(): void {
+    LiveTimers.install(); // first: TaskTimers wraps what it installs
     TaskTimers.install((owner, error) => {
       if (owner !== 0 && owner === this.running()) this.replyError(REPLY_CRASHED, owner, error);
-      else this.replyError(REPLY_STRAY, 0, error);
+      else this.replyStray(error);
     });
     const scope = globalThis as unknown as EventTarget;
     scope.addEventListener("error", (event) => {
       event.preventDefault();
-      this.replyError(REPLY_STRAY, 0, (event as ErrorEvent).error ?? (event as ErrorEvent).message);
+      this.replyStray((event as ErrorEvent).error ?? (event as ErrorEvent).message);
     });
     scope.addEventListener("unhandledrejection", (event) => {
       event.preventDefault();
-      this.replyError(REPLY_STRAY, 0, (event as PromiseRejectionEvent).reason);
+      this.replyStray((event as PromiseRejectionEvent).reason);
     });
   }
 
@@ -253,7 +272,10 @@ export class PoolWorker {
 
   async start(module: string | undefined): Promise<void> {
     const quit = installExitHooks(this.scope, () => {
-      this.reply(REPLY_EXITED, this.running(), undefined);
+      const running = this.running();
+      this.reply(REPLY_EXITED, running, undefined);
+      // Idle (a timer left behind closed it), no pump may be there to read it.
+      if (running === 0) this.repliesWaiting();
     });
     this.watchStrays();
     CurrentTask.install();
@@ -284,17 +306,12 @@ export class PoolWorker {
   async loop(): Promise<void> {
     if (this.macrotaskTurns) return await this.macrotaskLoop();
     for (;;) {
-      // The ring polls before sleeping, as for any reader (SPIN_POLLS, about 42 us here): a
-      // caller awaiting one task at a time sends the next within it. Polling longer (0.1 ms
-      // here before) only paid off as a tail: the kernel often runs the worker it wakes on the
-      // sender's core, where the poll then keeps the sender off that core (p99 115-159 us
-      // against 58-66 without, bench/pool_latency.ts; bursts and efficiency unchanged). Such a
-      // shared core still costs a sequential caller 40-60 us a call for runs of hundreds of
-      // calls, even with the other core idle: an idle core can only take a thread that waits
-      // to run, so two threads that take turns stay together. Polling less (here, or in the
-      // pump) made those calls cheaper and the runs longer, and the mean did not fall
-      // (bench/README.md). On one core it does not poll at all: the sender cannot run meanwhile.
-      const record = this.nextRequest();
+      let record = this.nextRequest();
+      while (record === TIMED_OUT) {
+        record = this.idleStep();
+        if (record instanceof Promise) record = await record;
+        else if (record === TIMED_OUT) await turn();
+      }
       if (record === ENDED) return;
       await this.runRequest(record);
     }
@@ -303,29 +320,58 @@ export class PoolWorker {
   /**
    * The loop for workers with a heap limit (see PoolWorkerInit.macrotaskTurns): each task starts
    * inside a macrotask (setImmediate: 16 us a task here, against 2.1 ms with setTimeout's
-   * 1 ms clamp), so a synchronous task that reaches the limit is reported.
+   * 1 ms clamp), so a synchronous task that reaches the limit is reported. So does one that
+   * comes to an idle worker: found by a blocking wait, it starts in that wait's macrotask; by a
+   * wait on the event loop (a promise continuation), in a macrotask of its own.
    */
   macrotaskLoop(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const turn = (): void => {
+      const run = (record: unknown): void => {
+        if (record === ENDED) return resolve();
+        this.runRequest(record).then(() => {
+          // The turn between two tasks is not the next one's run time (see nextRequest).
+          this.lastEnd = NaN;
+          nextMacrotask(next);
+        }, reject);
+      };
+      const idle = (): void => {
         try {
-          const record = this.nextRequest();
-          if (record === ENDED) return resolve();
-          this.runRequest(record).then(() => {
-            // The turn between two tasks is not the next one's run time (see nextRequest).
-            this.lastEnd = NaN;
-            nextMacrotask(turn);
-          }, reject);
+          const record = this.idleStep();
+          if (record instanceof Promise) {
+            record.then((found) => nextMacrotask(() => run(found)), reject);
+          } else if (record === TIMED_OUT) nextMacrotask(idle);
+          else run(record);
         } catch (error) {
           reject(error);
         }
       };
-      turn();
+      const next = (): void => {
+        try {
+          const record = this.nextRequest();
+          if (record === TIMED_OUT) idle();
+          else run(record);
+        } catch (error) {
+          reject(error);
+        }
+      };
+      next();
     });
   }
 
   /**
-   * The next request, waiting for one if none is there; ENDED once the pool ends the worker.
+   * The next request if one is there or comes while the worker polls; TIMED_OUT if none did (the
+   * worker is idle: see idleStep), ENDED once the pool ends the worker.
+   *
+   * Polling first, as any reader of a ring does (SPIN_POLLS, about 42 us here): a caller awaiting
+   * one task at a time sends the next within it. Polling longer (0.1 ms here before) only paid
+   * off as a tail: the kernel often runs the worker it wakes on the sender's core, where the poll
+   * then keeps the sender off that core (p99 115-159 us against 58-66 without,
+   * bench/pool_latency.ts; bursts and efficiency unchanged). Such a shared core still costs a
+   * sequential caller 40-60 us a call for runs of hundreds of calls, even with the other core
+   * idle: an idle core can only take a thread that waits to run, so two threads that take turns
+   * stay together. Polling less (here, or in the pump) made those calls cheaper and the runs
+   * longer, and the mean did not fall (bench/README.md). On one core it does not poll at all:
+   * the sender cannot run meanwhile.
    *
    * A request that was already there when the last task ended is timed from that end: one clock
    * read a task instead of two while requests queue (performance.now() costs 85-150 ns here, a
@@ -336,7 +382,21 @@ export class PoolWorker {
     const record = this.requests.tryTake();
     if (record !== NOTHING) return record;
     this.lastEnd = NaN;
-    return this.requests.take(undefined, this.poll);
+    return this.requests.take(0, this.poll);
+  }
+
+  /**
+   * One step of an idle worker's wait for a request, as any idle theta worker waits (see
+   * idle.ts): while timers are live, a promise of the request from a wait on the event loop;
+   * else Atomics.wait for at most IDLE_TURN_MS, then TIMED_OUT: the caller turns the event loop
+   * once and steps again. Not `idleWait`: a ring is waited on through its own take, which
+   * registers the reader before it sleeps.
+   *
+   * @returns The request, ENDED, TIMED_OUT, or a promise of the request or ENDED.
+   */
+  idleStep(): unknown {
+    if (LiveTimers.ids.size > 0) return this.requests.takeAsync();
+    return this.requests.take(IDLE_TURN_MS, false);
   }
 
   /** Claims, runs and settles one request (skipped if the pool took it back). */
@@ -374,13 +434,6 @@ export class PoolWorker {
     const ended = this.lastEnd = performance.now();
     this.settle(id, ok, value, ended - started);
   }
-}
-
-/** Runs `fn` on a later turn of the event loop, as a macrotask (setImmediate where it exists). */
-export function nextMacrotask(fn: () => void): void {
-  const { setImmediate } = globalThis as { setImmediate?: (fn: () => void) => void };
-  if (setImmediate !== undefined) setImmediate(fn);
-  else setTimeout(fn, 0);
 }
 
 /**
