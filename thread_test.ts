@@ -9,7 +9,7 @@ import {
 import { EvictingQueue } from "./queue.ts";
 import { Event } from "./sync.ts";
 import { channel, type ChannelWriter } from "./channel.ts";
-import { waitFor } from "./testdata/within.ts";
+import { waitFor, within } from "./testdata/within.ts";
 
 const SLEEPER = new URL("./testdata/sleeper_thread.ts", import.meta.url);
 const DEVICE = new URL("./testdata/thread_dict_device.ts", import.meta.url);
@@ -286,6 +286,24 @@ Deno.test("Periodic ports fandango's ThreadedObject", async (t) => {
     assert.equal(a.isAlive() || b.isAlive(), false);
     assert.equal(Periodic.instances.size, 0);
     assert.throws(() => a.start(), { name: "TypeError", message: /killed/ });
+  });
+
+  await t.step("what a run left behind runs between runs", async () => {
+    // A long period: the worker waits between runs, and with a blocking wait there, the timer
+    // and the digest would never settle (the runs themselves never yield to the event loop).
+    const queue = new EvictingQueue<string>();
+    await using job = new Periodic((_thread: ThreadContext, q: EvictingQueue<string>) => {
+      if ((globalThis as { ran?: boolean }).ran) return;
+      (globalThis as { ran?: boolean }).ran = true;
+      crypto.subtle.digest("SHA-256", new Uint8Array(8)).then(() => q.put("digest"));
+      setTimeout(() => q.put("timer"), 5);
+    }, { period: 60_000, start: true, args: [queue] });
+    const seen = [
+      await within(queue.getAsync(), 5000, "what the run left"),
+      await within(queue.getAsync(), 5000, "what the run left"),
+    ];
+    assert.deepEqual(seen.toSorted(), ["digest", "timer"]);
+    assert.equal(job.stats.count, 1);
   });
 
   await t.step("bad options", () => {

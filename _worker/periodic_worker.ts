@@ -4,7 +4,7 @@
 // This file is part of the worker bundle (see _bundle.ts): keep every module-level binding
 // exported, and import only bundled modules.
 
-import { Termination, waitSync } from "../_futex.ts";
+import { Termination } from "../_futex.ts";
 import { fromWire } from "../_shareable.ts";
 import { Event } from "../sync.ts";
 import {
@@ -25,13 +25,15 @@ import {
   STAT_USAGE,
 } from "../_thread/protocol.ts";
 import { installExitHooks, type WorkerScope } from "./exit_hooks.ts";
+import { idleWait, LiveTimers } from "./idle.ts";
 import { invoke, loadTarget } from "./task_function.ts";
 import { packOutcome } from "./outcome.ts";
 import { WorkerContext } from "./context.ts";
 
 /**
- * A Periodic's worker loop. Between runs it blocks on the control word (Atomics.wait), so start,
- * stop, kill and period changes take effect at once, with no message to process. The schedule
+ * A Periodic's worker loop. Between runs it waits on the control word as an idle worker does
+ * (idleWait: mostly Atomics.wait, with the event loop turned so that what a run left behind still
+ * runs), so start, stop, kill and period changes take effect at once, with no message to process. The schedule
  * compensates for the target's run time: the next start is the previous scheduled start plus the
  * period, or, when that is already past, the end of the run plus `minWait`.
  */
@@ -41,6 +43,7 @@ export async function runPeriodic(scope: WorkerScope, init: PeriodicWorkerInit):
   const stats = new Float64Array(init.stats);
   // Killed means killed: a run still blocked in a wait when kill() gives up on it ends there.
   Termination.install(control, PERIODIC_KILLED, PERIODIC_CRIT);
+  LiveTimers.install();
   const quit = installExitHooks(scope, () => scope.postMessage({ kind: "exited" }));
   const context = new WorkerContext(Event.from(init.stop), init.name);
   let fn: (...args: unknown[]) => unknown;
@@ -83,7 +86,7 @@ export async function periodicLoop(
     if (Atomics.load(control, PERIODIC_STARTED) === 0) {
       scheduled = NaN;
       stats[STAT_NEXT] = NaN;
-      waitSync(control, PERIODIC_SEQ, seq, Infinity);
+      await idleWait(control, PERIODIC_SEQ, seq, Infinity);
       continue;
     }
     const now = epochNow();
@@ -93,7 +96,7 @@ export async function periodicLoop(
       : Math.max(scheduled + settings[PERIODIC_PERIOD]!, floor);
     stats[STAT_NEXT] = next;
     if (now < next) {
-      waitSync(control, PERIODIC_SEQ, seq, next - now);
+      await idleWait(control, PERIODIC_SEQ, seq, next - now);
       continue;
     }
     if (Number.isNaN(firstStart)) firstStart = now;
