@@ -171,6 +171,17 @@ Deno.test("Pool survives workers that die", async (t) => {
     },
   );
 
+  await t.step("a task's own postMessage to the pool is ignored", async () => {
+    for (const message of ["text", 42, null, { junk: 1 }, { id: "x" }, { repliesWaiting: 1 }]) {
+      const value = await pool.run((message: unknown) => {
+        (self as unknown as { postMessage(value: unknown): void }).postMessage(message);
+        return "ran";
+      }, [message]);
+      assert.equal(value, "ran");
+    }
+    assert.equal(await pool.run((x: number) => x + 1, [4]), 5);
+  });
+
   await t.step("10k tasks with crashes injected: no task lost, none hangs", async () => {
     const crashes = new Set(Array.from({ length: 40 }, (_, i) => 137 + i * 241));
     const task = (i: number, crash: boolean): number => {

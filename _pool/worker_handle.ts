@@ -79,9 +79,14 @@ export class WorkerHandle extends HandleBase implements Handle {
       events.onError(this, event.message);
     };
     this.worker.onmessage = (event) => {
-      const message = event.data as WorkerMessage;
+      // A task may post messages of its own (`self.postMessage`): only theta's shapes count, and
+      // nothing a task posts may throw here, on the pool's event loop.
+      const message = event.data as WorkerMessage | null;
+      if (typeof message !== "object" || message === null) return;
       if ("repliesWaiting" in message) events.onRepliesWaiting();
-      else this.mailbox.deliver(message.id, message.result);
+      else if (Number.isInteger(message.id) && "result" in message) {
+        this.mailbox.deliver(message.id, message.result);
+      }
     };
   }
 
