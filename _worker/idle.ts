@@ -21,13 +21,24 @@ import { HOLD_OPEN_MS, KILL_CHECK_MS, waitAsync, waitSync } from "../_futex.ts";
  */
 export const IDLE_TURN_MS = KILL_CHECK_MS;
 
-/** The timers of this worker that have yet to fire (intervals: until cleared). */
+/** A timer callback as theta's wrappers take and return it. */
+export type TimerCallback = (...args: unknown[]) => unknown;
+
+/**
+ * The timers of this worker that have yet to fire (intervals: until cleared). The one wrapper of
+ * the global timer functions in a worker: a pool worker also attributes each callback to the task
+ * that set it, through `wrap`.
+ */
 export class LiveTimers {
   static readonly ids: Set<unknown> = new Set();
   static #installed = false;
 
-  /** Wraps the global timer functions to keep `ids` (once per worker). */
-  static install(): void {
+  /**
+   * Wraps the global timer functions to keep `ids` (once per worker).
+   *
+   * @param wrap Makes each function callback's stand-in when the timer is set.
+   */
+  static install(wrap: (callback: TimerCallback) => TimerCallback = (callback) => callback): void {
     if (LiveTimers.#installed) return;
     LiveTimers.#installed = true;
     const scope = globalThis as unknown as Record<string, unknown>;
@@ -37,15 +48,16 @@ export class LiveTimers {
       const once = name === "setTimeout";
       scope[name] = function (callback: unknown, delay?: number, ...args: unknown[]): unknown {
         // A string callback (the runtime evaluates it) is not tracked: an idle worker still runs
-        // it within IDLE_TURN_MS of its time. Nor is holdOpen's keep-alive, which never fires:
-        // theta's own waits hold one for as long as they wait (a thread's stop watch, for life).
-        if (typeof callback !== "function" || delay === HOLD_OPEN_MS) {
-          return original(callback, delay, ...args);
-        }
+        // it within IDLE_TURN_MS of its time.
+        if (typeof callback !== "function") return original(callback, delay, ...args);
+        const run = wrap(callback as TimerCallback);
+        // Nor is holdOpen's keep-alive, which never fires: theta's own waits hold one for as
+        // long as they wait (a thread's stop watch, for life).
+        if (delay === HOLD_OPEN_MS) return original(run, delay, ...args);
         const id = original(
           function (this: unknown, ...params: unknown[]): unknown {
             if (once) ids.delete(id);
-            return callback.apply(this, params);
+            return run.apply(this, params);
           },
           delay,
           ...args,

@@ -33,9 +33,9 @@ import { WorkerContext } from "./context.ts";
 /**
  * A Periodic's worker loop. Between runs it waits on the control word as an idle worker does
  * (idleWait: mostly Atomics.wait, with the event loop turned so that what a run left behind still
- * runs), so start, stop, kill and period changes take effect at once, with no message to process. The schedule
- * compensates for the target's run time: the next start is the previous scheduled start plus the
- * period, or, when that is already past, the end of the run plus `minWait`.
+ * runs), so start, stop, kill and period changes take effect at once, with no message to process.
+ * The schedule compensates for the target's run time: the next start is the previous scheduled
+ * start plus the period, or, when that is already past, the end of the run plus `minWait`.
  */
 export async function runPeriodic(scope: WorkerScope, init: PeriodicWorkerInit): Promise<void> {
   const control = new Int32Array(init.control, 0, 4);

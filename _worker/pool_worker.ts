@@ -6,10 +6,11 @@
 // still turns its event loop (see idleStep and idle.ts): what finished tasks left behind runs.
 //
 // Errors outside a task's promise. A timer's callback is attributed to the task that scheduled
-// it (`TaskTimers`): if that task still runs, its promise can never settle, so it is reported
-// as REPLY_CRASHED and the pool replaces the worker; if it has finished, the error is a stray
-// (REPLY_STRAY, the pool's `onError`) and the next, innocent task is untouched. Unhandled
-// rejections and other uncaught errors cannot be attributed: they are strays too.
+// it (`TaskTimers`, a wrap given to idle.ts's one wrapper of the timer functions): if that task
+// still runs, its promise can never settle, so it is reported as REPLY_CRASHED and the pool
+// replaces the worker; if it has finished, the error is a stray (REPLY_STRAY, the pool's
+// `onError`) and the next, innocent task is untouched. Unhandled rejections and other uncaught
+// errors cannot be attributed: they are strays too.
 //
 // This file is part of the worker bundle (see _bundle.ts): keep every module-level binding
 // exported, and import only bundled modules.
@@ -48,7 +49,7 @@ import {
   STATE_TICKETS,
 } from "../_pool/protocol.ts";
 import { installExitHooks, type WorkerScope } from "./exit_hooks.ts";
-import { IDLE_TURN_MS, LiveTimers, nextMacrotask, turn } from "./idle.ts";
+import { IDLE_TURN_MS, LiveTimers, nextMacrotask, type TimerCallback, turn } from "./idle.ts";
 import { Mailbox } from "../_pool/mailbox.ts";
 import { compileFunction, moduleExport, runTask } from "./task_function.ts";
 
@@ -57,28 +58,24 @@ export class TaskTimers {
   /** The id of the task running now, or 0. */
   static running = 0;
 
-  /** Wraps `setTimeout` and `setInterval` so a throwing callback reports its task. */
-  static install(onUncaught: (owner: number, error: unknown) => void): void {
-    const scope = globalThis as unknown as Record<string, unknown>;
-    for (const name of ["setTimeout", "setInterval"]) {
-      const original = scope[name] as (...args: unknown[]) => unknown;
-      scope[name] = function (callback: unknown, delay?: number, ...args: unknown[]): unknown {
-        if (typeof callback !== "function") return original(callback, delay, ...args);
-        const owner = TaskTimers.running;
-        return original(
-          function (this: unknown, ...params: unknown[]): unknown {
-            try {
-              return callback.apply(this, params);
-            } catch (error) {
-              onUncaught(owner, error);
-              return undefined;
-            }
-          },
-          delay,
-          ...args,
-        );
+  /**
+   * The callback wrap for LiveTimers.install: a throwing callback reports the task that was
+   * running when its timer was set.
+   */
+  static attribute(
+    onUncaught: (owner: number, error: unknown) => void,
+  ): (callback: TimerCallback) => TimerCallback {
+    return (callback) => {
+      const owner = TaskTimers.running;
+      return function (this: unknown, ...params: unknown[]): unknown {
+        try {
+          return callback.apply(this, params);
+        } catch (error) {
+          onUncaught(owner, error);
+          return undefined;
+        }
       };
-    }
+    };
   }
 }
 
@@ -205,11 +202,10 @@ export class PoolWorker {
 
   /** Reports errors raised outside a task's own promise (see the file comment). */
   watchStrays(): void {
-    LiveTimers.install(); // first: TaskTimers wraps what it installs
-    TaskTimers.install((owner, error) => {
+    LiveTimers.install(TaskTimers.attribute((owner, error) => {
       if (owner !== 0 && owner === this.running()) this.replyError(REPLY_CRASHED, owner, error);
       else this.replyStray(error);
-    });
+    }));
     const scope = globalThis as unknown as EventTarget;
     scope.addEventListener("error", (event) => {
       event.preventDefault();
