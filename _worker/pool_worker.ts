@@ -378,7 +378,9 @@ export class PoolWorker {
     const record = this.requests.tryTake();
     if (record !== NOTHING) return record;
     this.lastEnd = NaN;
-    return this.requests.take(0, this.poll);
+    // Without a poll, a take with no time left would only register the reader and undo it:
+    // idleStep's take does that once, before it sleeps.
+    return this.poll ? this.requests.take(0, true) : TIMED_OUT;
   }
 
   /**
