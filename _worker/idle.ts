@@ -103,6 +103,7 @@ export async function idleWait(
   timeout: number,
 ): Promise<void> {
   if (LiveTimers.ids.size > 0) {
+    // How it ended is not read: the caller checks its state again either way.
     await waitAsync(i32, index, expected, timeout);
     return;
   }
